@@ -1,0 +1,47 @@
+# Tongfang: `make run` starts the local stack, `make test` installs what it needs and runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+KAFKA_LIB := deploy/kafka/lib
+STAMP := $(VENV)/.installed
+
+.PHONY: install kafka-jars run test lint unit integration schemas bench soak clean
+
+install: $(STAMP) kafka-jars
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# The official Apache Kafka jars from Maven Central, cached in deploy/kafka/lib (and ~/.m2).
+kafka-jars: $(KAFKA_LIB)/.fetched
+
+$(KAFKA_LIB)/.fetched: deploy/kafka/pom.xml
+	@command -v mvn >/dev/null || { echo "need Maven (mvn) and Java 17 on PATH"; exit 1; }
+	rm -rf $(KAFKA_LIB)
+	cd deploy/kafka && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime
+	touch $@
+
+run: install
+	$(PY) -m deploy.local $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schemas services streams dashboards deploy tests
+
+schemas: $(STAMP)
+	$(PY) -m schemas.export
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest tests/unit -q
+
+test: install lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf data build *.egg-info

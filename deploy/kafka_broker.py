@@ -1,0 +1,201 @@
+"""A single-node Apache Kafka (KRaft) on loopback, from the official jars in deploy/kafka/lib.
+
+`make kafka-jars` fetches the jars from Maven Central once; this module writes the broker's
+configuration, formats its storage on first start, starts the JVM, waits until the broker answers
+and stops it by PID. Used by `make run` and by the test fixtures, so both run the same broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
+LIB_DIR = KAFKA_DIR / "lib"
+
+
+class KafkaStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class KafkaBroker:
+    """One broker+controller node whose data lives under `data_dir`."""
+
+    data_dir: Path
+    port: int = 9092
+    controller_port: int = 9093
+    heap: str = "768m"
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "kafka.pid"
+
+    def _properties(self) -> str:
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={self.data_dir / 'log'}",
+                "num.partitions=4",
+                "auto.create.topics.enable=false",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=8",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "message.max.bytes=8388608",
+                "log.retention.hours=-1",
+                "",
+            ]
+        )
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        if not any(LIB_DIR.glob("kafka_2.13-*.jar")):
+            raise KafkaStartError(f"no Kafka jars in {LIB_DIR}: run `make kafka-jars` first")
+        return [
+            "java",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
+            "-cp",
+            f"{LIB_DIR}/*",
+            main,
+            *args,
+        ]
+
+    def _format_storage(self, config: Path) -> None:
+        if (self.data_dir / "log" / "meta.properties").exists():
+            return
+        cluster_id = _cluster_id()
+        subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self, timeout: float = 90.0) -> KafkaBroker:
+        for port in (self.port, self.controller_port):
+            if _port_open(port):
+                raise KafkaStartError(f"port {port} is already in use (another Kafka?); stop it or change the port")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "server.properties"
+        config.write_text(self._properties())
+        self._format_storage(config)
+        log = (self.data_dir / "kafka.log").open("ab")
+        self.process = subprocess.Popen(
+            self._java("kafka.Kafka", str(config)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid_file.write_text(str(self.process.pid))
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                tail = (self.data_dir / "kafka.log").read_text(errors="replace")[-2000:]
+                raise KafkaStartError(f"Kafka exited with {self.process.returncode}:\n{tail}")
+            if _port_open(self.port) and self._metadata_ok():
+                return
+            time.sleep(0.3)
+        raise KafkaStartError(f"Kafka did not answer on {self.bootstrap} within {timeout:.0f} s")
+
+    def _metadata_ok(self) -> bool:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+        except KafkaError:
+            return False
+        try:
+            admin.list_topics()
+            return True
+        except KafkaError:
+            return False
+        finally:
+            admin.close()
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> None:
+        pid = self._pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            if self.process is not None:
+                self.process.poll()
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+            if self.process is not None:
+                self.process.wait(10)
+        self.pid_file.unlink(missing_ok=True)
+        self.process = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL, timeout=10)
+
+    def _pid(self) -> int | None:
+        if self.process is not None:
+            return self.process.pid
+        if self.pid_file.exists():
+            return int(self.pid_file.read_text())
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return waited == 0
+
+
+def _cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

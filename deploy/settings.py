@@ -1,0 +1,62 @@
+"""The one configuration object, read from TONGFANG_* environment variables (or a .env file).
+
+Every default is the embedded, single-machine setup `make run` starts: Kafka on 127.0.0.1:9092,
+chDB under ./data/chdb, the ingest API on 127.0.0.1:8080.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONGFANG_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the local stack keeps its state.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated.")
+    topic_events: str = "tongfang.events"
+    topic_deadletter: str = "tongfang.deadletter"
+    topic_alerts: str = "tongfang.alerts"
+    topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic (the unit of scale-out).")
+    topic_replication: int = Field(1, ge=1)
+
+    warehouse: Literal["chdb", "clickhouse"] = Field("chdb", description="chdb (embedded) or clickhouse (server).")
+    chdb_path: Path | None = Field(None, description="chDB data directory; default <data_dir>/chdb.")
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = 9000
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_database: str = "tongfang"
+    clickhouse_secure: bool = False
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8080
+    ingest_max_body_bytes: int = Field(4 * 1024 * 1024, description="Larger bodies get 413.")
+    ingest_max_events: int = Field(5000, description="More events in one body get 413.")
+    ingest_db: Path | None = Field(
+        None, description="Credentials, sites and seen event ids; default <data_dir>/ingest.sqlite."
+    )
+    dedupe_window_days: int = Field(30, description="How long ingest remembers event ids to answer duplicate.")
+    record_max_events: int = Field(500, description="Most events ingest puts in one Kafka record.")
+
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    sink_batch_records: int = Field(2000, description="Kafka records the sink gathers before one insert.")
+    sink_flush_seconds: float = Field(0.5, description="Longest wait before a partial batch is inserted.")
+
+    pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for staff pseudonyms (>= 16 bytes).")
+
+    @cached_property
+    def chdb_dir(self) -> Path:
+        return self.chdb_path or self.data_dir / "chdb"
+
+    @cached_property
+    def ingest_db_path(self) -> Path:
+        return self.ingest_db or self.data_dir / "ingest.sqlite"

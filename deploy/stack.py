@@ -1,0 +1,150 @@
+"""The local stack as processes: Kafka, the stream worker and the ingest API, each started,
+waited for and stopped by PID. `make run` and the end-to-end tests both use it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy.kafka_broker import KafkaBroker
+from deploy.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+@dataclass
+class Service:
+    """One of our Python processes, logging to `<data_dir>/logs/<name>.log`."""
+
+    name: str
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    health_url: str
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> Service:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise ServiceError(f"{self.name} exited early; its log says:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(self.health_url, timeout=2) as response:  # noqa: S310 (loopback)
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise ServiceError(f"{self.name} not ready at {self.health_url} within {timeout:.0f} s:\n{self.tail()}")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.process = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL, timeout=10)
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    broker: KafkaBroker | None = None
+    services: dict[str, Service] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalStack:
+        port = int(settings.kafka_bootstrap.rsplit(":", 1)[1])
+        broker = KafkaBroker(settings.data_dir / "kafka", port=port, controller_port=port + 1)
+        stack = cls(settings, broker)
+        env = {**os.environ, **stack.environment()}
+        logs = settings.data_dir / "logs"
+        stack.services = {
+            "worker": Service(
+                "worker",
+                "streams",
+                env,
+                logs / "worker.log",
+                f"http://{settings.worker_web_host}:{settings.worker_web_port}/health",
+            ),
+            "ingest": Service(
+                "ingest",
+                "services.ingest",
+                env,
+                logs / "ingest.log",
+                f"http://{settings.ingest_host}:{settings.ingest_port}/health",
+            ),
+        }
+        return stack
+
+    def environment(self) -> dict[str, str]:
+        """The settings, as the variables that give a child process the same configuration."""
+        values = self.settings.model_dump(mode="json", exclude_none=True)
+        secrets = {
+            "clickhouse_password": self.settings.clickhouse_password,
+            "pseudonym_key": self.settings.pseudonym_key,
+        }
+        for name, secret in secrets.items():
+            values[name] = secret.get_secret_value()
+        return {f"TONGFANG_{name.upper()}": str(value) for name, value in values.items()}
+
+    def start(self) -> LocalStack:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.broker is not None:
+            self.broker.start()
+        from streams.topics import ensure_topics
+
+        ensure_topics(self.settings)
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            service.wait_ready()
+        return self
+
+    def stop(self) -> None:
+        for service in reversed(self.services.values()):
+            service.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+    def dead(self) -> list[Service]:
+        return [service for service in self.services.values() if not service.running]

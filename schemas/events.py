@@ -1,0 +1,165 @@
+"""All event types as one tagged union, and the one way to turn bytes into events.
+
+A Kafka record or an HTTP body holds one event (a JSON object) or an ordered batch (a JSON array).
+`split` cuts it into raw events without validating them; `decode` validates one raw event and
+raises `InvalidEvent` naming the field and the reason. Both ingest and the stream worker use these.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Union, get_args
+
+import msgspec
+
+from schemas.community import AnomalyReported
+from schemas.corrections import EventVoided
+from schemas.envelope import Event
+from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested, StaffVaccinated
+from schemas.parcels import (
+    EnvironmentSampled,
+    ParcelsDisinfected,
+    ParcelsDispatched,
+    ParcelsReceived,
+    PremisesDisinfected,
+    SiteInspected,
+)
+from schemas.policy import PolicyLevelChanged
+from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
+from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
+
+AnyEvent = Union[  # noqa: UP007 (msgspec needs a runtime Union of the tagged types)
+    SiteRegistered,
+    StaffEnrolled,
+    StaffLeft,
+    VehicleRegistered,
+    RoutePlanned,
+    StaffHealthChecked,
+    StaffTested,
+    StaffVaccinated,
+    StaffShiftStarted,
+    ParcelsReceived,
+    ParcelsDisinfected,
+    ParcelsDispatched,
+    PremisesDisinfected,
+    EnvironmentSampled,
+    SiteInspected,
+    VehicleDeparted,
+    VehicleArrived,
+    VehicleDisinfected,
+    VehicleStopped,
+    AnomalyReported,
+    EventVoided,
+    PolicyLevelChanged,
+]
+EVENT_CLASSES: tuple[type[Event], ...] = get_args(AnyEvent)
+EVENT_TYPES: dict[str, type[Event]] = {
+    msgspec.inspect.type_info(cls).tag: cls  # type: ignore[attr-defined]
+    for cls in EVENT_CLASSES
+}
+
+_event_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
+_object_or_array: msgspec.json.Decoder[list[msgspec.Raw] | dict[str, msgspec.Raw]] = msgspec.json.Decoder(
+    list[msgspec.Raw] | dict[str, msgspec.Raw]
+)
+_encoder = msgspec.json.Encoder()
+
+# A raw 18-digit resident ID number (GB 11643) or a mainland mobile number, standing alone.
+_ID_NUMBER = r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]"
+_MOBILE = r"(?:\+?86[- ]?)?1[3-9][0-9]{9}"
+_PERSONAL = re.compile(rf"(?<![0-9A-Za-z])(?:(?P<id>{_ID_NUMBER})|(?P<mobile>{_MOBILE}))(?![0-9A-Za-z])")
+_PERSONAL_BYTES = re.compile(_PERSONAL.pattern.encode())
+_MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks the contract: `field` is a dotted path, `reason` says what was expected."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def split(value: bytes) -> list[msgspec.Raw]:
+    """The raw events of one record or body: a JSON object is one event, an array is a batch."""
+    try:
+        parsed = _object_or_array.decode(value)
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent("$", _clean(str(exc))) from None
+    except msgspec.ValidationError:
+        raise InvalidEvent("$", "expected a JSON object (one event) or an array of events") from None
+    if isinstance(parsed, dict):
+        return [msgspec.Raw(value)]
+    return parsed
+
+
+def decode(raw: bytes | msgspec.Raw) -> AnyEvent:
+    """Validate one event; raise `InvalidEvent` naming the first field at fault."""
+    try:
+        event = _event_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        field, reason = _field_and_reason(str(exc))
+        raise InvalidEvent(field, reason) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent("$", _clean(str(exc))) from None
+    _reject_personal_data(bytes(raw), event)
+    return event
+
+
+def encode(event: Event | list[Any]) -> bytes:
+    return _encoder.encode(event)
+
+
+def event_id_of(raw: bytes | msgspec.Raw) -> str | None:
+    """The `event_id` of a raw event, even one that fails validation, for per-event outcomes."""
+    try:
+        head = msgspec.json.decode(raw, type=_IdOnly)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return head.event_id if isinstance(head.event_id, str) else None
+
+
+class _IdOnly(msgspec.Struct):
+    event_id: Any = None
+
+
+def _reject_personal_data(raw: bytes, event: Event) -> None:
+    # Fast path: most events hold no digit run of that shape and no \u escape that could hide one.
+    if not _PERSONAL_BYTES.search(raw) and b"\\u" not in raw:
+        return
+    for path, text in _strings(msgspec.to_builtins(event), ""):
+        match = _PERSONAL.search(text)
+        if match is None:
+            continue
+        if match.group("id"):
+            raise InvalidEvent(path, "looks like a raw ID-card number; send the staff pseudonym (ps_…) instead")
+        raise InvalidEvent(path, "looks like a phone number; events must not carry phone numbers")
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def _field_and_reason(message: str) -> tuple[str, str]:
+    match = _MSGSPEC_PATH.match(message)
+    assert match is not None  # the pattern matches any string
+    reason, path = match.group("reason"), (match.group("path") or "").lstrip(".")
+    missing = re.match(r"Object (?:missing required|contains unknown) field `([^`]+)`", reason)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    if reason.startswith("Invalid value") and path == "event_type":
+        reason = f"{reason}; expected one of {', '.join(sorted(EVENT_TYPES))}"
+    return path or "$", _clean(reason)
+
+
+def _clean(reason: str) -> str:
+    return reason.replace("`", "").strip()

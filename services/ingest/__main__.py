@@ -1,0 +1,32 @@
+"""`python -m services.ingest`: serve the ingest API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from deploy.settings import Settings
+from services.ingest.app import create_app
+from services.ingest.producer import EventProducer
+from services.ingest.registry import Registry
+from streams.logs import configure
+from streams.topics import ensure_topics
+
+
+def main() -> None:
+    settings = Settings()
+    configure(settings.log_level)
+    ensure_topics(settings)
+    registry = Registry(settings.ingest_db_path)
+    producer = EventProducer(settings)
+    app = create_app(settings, registry, producer)
+
+    async def close(_: web.Application) -> None:
+        producer.close()
+        registry.close()
+
+    app.on_cleanup.append(close)
+    web.run_app(app, host=settings.ingest_host, port=settings.ingest_port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The ingest HTTP API: enterprises post events; each is accepted only once Kafka acked it (acks=all).
+
+POST /v1/events   one event (JSON object) or a batch (JSON array), Bearer token of the enterprise
+GET  /health      liveness
+GET  /openapi.json, /docs
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import msgspec
+import structlog
+from aiohttp import web
+
+from deploy.settings import Settings
+from schemas import events
+from services.ingest.intake import KafkaRecord, Outcome, assess, http_status, pack, summarize
+from services.ingest.openapi import docs_page, openapi_document
+from services.ingest.producer import EventProducer
+from services.ingest.registry import Enterprise, Registry
+
+log = structlog.get_logger("tongfang.ingest")
+_json = msgspec.json.Encoder()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RequestProblem(Exception):
+    """A whole-request error: HTTP status, the field at fault and the reason."""
+
+    def __init__(self, status: int, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.field, self.reason = status, field, reason
+
+
+@dataclass
+class Ingest:
+    settings: Settings
+    registry: Registry
+    producer: EventProducer
+    in_flight: set[str] = field(default_factory=set)
+
+    async def post_events(self, request: web.Request) -> web.Response:
+        enterprise = self._authenticate(request)
+        raws = await self._read_events(request)
+        intake = assess(raws, enterprise, self.registry, self.in_flight)
+        outcomes = {outcome.index: outcome for outcome in intake.outcomes}
+        records = pack(intake.accepted, self.settings.record_max_events)
+        await self._produce(enterprise, records, outcomes)
+        ordered = [outcomes[index] for index in sorted(outcomes)]
+        response = summarize(ordered)
+        log.info(
+            "events_posted",
+            enterprise=enterprise.enterprise_id,
+            accepted=response.accepted,
+            duplicates=response.duplicates,
+            rejected=response.rejected,
+            failed=response.failed,
+        )
+        return _json_response(response, http_status(ordered))
+
+    async def _produce(self, enterprise: Enterprise, records: list[KafkaRecord], outcomes: dict[int, Outcome]) -> None:
+        ids = [event_id for record in records for event_id in record.event_ids]
+        self.in_flight.update(ids)
+        try:
+            results = await asyncio.gather(
+                *(self.producer.send(record.key, record.value) for record in records), return_exceptions=True
+            )
+        finally:
+            self.in_flight.difference_update(ids)
+        acked: list[str] = []
+        for record, result in zip(records, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("kafka_send_failed", error=repr(result), events=len(record.indexes))
+                for index, event_id in zip(record.indexes, record.event_ids, strict=True):
+                    outcomes[index] = Outcome(
+                        index,
+                        "failed",
+                        event_id,
+                        "$",
+                        "not acknowledged by Kafka; nothing was accepted, retry with the same event_id",
+                        "unavailable",
+                    )
+            else:
+                acked.extend(record.event_ids)
+        self.registry.remember_event_ids(enterprise.enterprise_id, acked)
+
+    def _authenticate(self, request: web.Request) -> Enterprise:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        enterprise = self.registry.authenticate(token.strip()) if scheme.lower() == "bearer" and token else None
+        if enterprise is None:
+            raise RequestProblem(401, "Authorization", "a valid Bearer token of an enterprise is required")
+        return enterprise
+
+    async def _read_events(self, request: web.Request) -> list[msgspec.Raw]:
+        if request.content_type != "application/json":
+            raise RequestProblem(415, "Content-Type", f"expected application/json, got {request.content_type}")
+        limit = self.settings.ingest_max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestProblem(413, "$", f"the body is larger than {limit} bytes; split it")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise RequestProblem(413, "$", f"the body is larger than {limit} bytes; split it") from None
+        try:
+            raws = events.split(body)
+        except events.InvalidEvent as exc:
+            raise RequestProblem(422, exc.field, exc.reason) from None
+        if not raws:
+            raise RequestProblem(422, "$", "the array holds no events")
+        if len(raws) > self.settings.ingest_max_events:
+            raise RequestProblem(413, "$", f"at most {self.settings.ingest_max_events} events per request; split it")
+        return raws
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RequestProblem as problem:
+        headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+        return _json_response(
+            {"error": problem.reason, "field": problem.field, "reason": problem.reason}, problem.status, headers
+        )
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            return _json_response({"error": "the body is too large", "field": "$", "reason": exc.reason}, 413)
+        return _json_response({"error": exc.reason, "field": "$", "reason": exc.text or exc.reason}, exc.status)
+    except Exception:
+        log.exception("request_failed", path=request.path)
+        return _json_response({"error": "internal error", "field": "$", "reason": "internal error"}, 500)
+
+
+def _json_response(body: object, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=_json.encode(body), status=status, content_type="application/json", headers=headers)
+
+
+def create_app(settings: Settings, registry: Registry, producer: EventProducer) -> web.Application:
+    ingest = Ingest(settings, registry, producer)
+    app = web.Application(middlewares=[problems], client_max_size=settings.ingest_max_body_bytes + 1)
+    document = _json.encode(openapi_document(settings))
+
+    async def health(_: web.Request) -> web.Response:
+        return _json_response({"status": "ok"}, 200)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+
+    async def docs(_: web.Request) -> web.Response:
+        return web.Response(text=docs_page(settings), content_type="text/html")
+
+    app.router.add_post("/v1/events", ingest.post_events)
+    app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/docs", docs)
+    return app

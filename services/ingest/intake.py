@@ -1,0 +1,184 @@
+"""Deciding each posted event's fate, and packing the accepted ones into Kafka records.
+
+Pure of I/O except the registry lookups: validation, credentials against the envelope, site
+ownership, and duplicate ids, in the order the events were posted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+
+from schemas import events
+from schemas.policy import PolicyLevelChanged
+from schemas.registry import SiteRegistered
+from services.ingest.registry import Enterprise, Registry
+
+Status = Literal["accepted", "duplicate", "rejected", "failed"]
+Problem = Literal["invalid", "forbidden", "conflict", "unavailable"]
+
+
+class Outcome(msgspec.Struct, omit_defaults=True):
+    """What happened to one posted event."""
+
+    index: int
+    status: Status
+    event_id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+    problem: Problem | None = None
+
+
+class IngestResponse(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    rejected: int
+    failed: int
+    results: list[Outcome]
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    key: bytes
+    value: bytes
+    indexes: list[int]
+    event_ids: list[str]
+
+
+@dataclass
+class Intake:
+    outcomes: list[Outcome]
+    accepted: list[tuple[int, events.AnyEvent]] = field(default_factory=list)
+
+
+def assess(raws: list[msgspec.Raw], enterprise: Enterprise, registry: Registry, in_flight: set[str]) -> Intake:
+    """Validate every event and check it may be stored; claim the sites it registers."""
+    outcomes: list[Outcome | None] = [None] * len(raws)
+    valid: list[tuple[int, events.AnyEvent]] = []
+    for index, raw in enumerate(raws):
+        try:
+            event = events.decode(raw)
+        except events.InvalidEvent as exc:
+            outcomes[index] = _rejected(index, events.event_id_of(raw), exc.field, exc.reason, "invalid")
+            continue
+        problem = _envelope_problem(event, enterprise)
+        if problem is not None:
+            outcomes[index] = _rejected(index, str(event.event_id), *problem, "forbidden")
+            continue
+        valid.append((index, event))
+
+    me = enterprise.enterprise_id
+    owners = registry.site_owners(event.site_id for _, event in valid)
+    known = registry.known_event_ids(str(event.event_id) for _, event in valid)
+    seen: set[str] = set()
+    claims: list[str] = []
+    intake = Intake(outcomes=[])
+    for index, event in valid:
+        event_id = str(event.event_id)
+        if event_id in known and known[event_id] != me:
+            outcomes[index] = _rejected(index, event_id, "event_id", "this event_id is already taken", "conflict")
+            continue
+        if event_id in known or event_id in seen or event_id in in_flight:
+            outcomes[index] = Outcome(index, "duplicate", event_id)
+            continue
+        owner = owners.get(event.site_id)
+        if owner is not None and owner != me:
+            outcomes[index] = _rejected(
+                index, event_id, "site_id", "the site is registered to another enterprise", "forbidden"
+            )
+            continue
+        if owner is None and not isinstance(event, SiteRegistered):
+            outcomes[index] = _rejected(
+                index, event_id, "site_id", "the site is not registered; post site.registered first", "forbidden"
+            )
+            continue
+        if owner is None:
+            owners[event.site_id] = me
+            claims.append(event.site_id)
+        seen.add(event_id)
+        intake.accepted.append((index, event))
+        outcomes[index] = Outcome(index, "accepted", event_id)
+
+    if claims:
+        _claim(registry, me, claims, intake, outcomes)
+    intake.outcomes = [outcome for outcome in outcomes if outcome is not None]
+    return intake
+
+
+def _claim(registry: Registry, me: str, sites: list[str], intake: Intake, outcomes: list[Outcome | None]) -> None:
+    """Claim newly registered sites; a race lost to another enterprise rejects that site's events."""
+    registry.claim_sites(me, sites)
+    owners = registry.site_owners(sites)
+    lost = {site for site in sites if owners.get(site) != me}
+    if not lost:
+        return
+    kept = []
+    for index, event in intake.accepted:
+        if event.site_id in lost:
+            outcomes[index] = _rejected(
+                index, str(event.event_id), "site_id", "the site is registered to another enterprise", "forbidden"
+            )
+        else:
+            kept.append((index, event))
+    intake.accepted = kept
+
+
+def _envelope_problem(event: events.AnyEvent, enterprise: Enterprise) -> tuple[str, str] | None:
+    if isinstance(event, PolicyLevelChanged):
+        return "event_type", "policy.level_changed is posted by regulators, not enterprises"
+    if event.enterprise_id != enterprise.enterprise_id:
+        return "enterprise_id", f"does not match the credentials (expected {enterprise.enterprise_id})"
+    return None
+
+
+def _rejected(index: int, event_id: str | None, field: str, reason: str, problem: Problem) -> Outcome:
+    return Outcome(index, "rejected", event_id, field, reason, problem)
+
+
+def pack(accepted: Iterable[tuple[int, events.AnyEvent]], max_events: int) -> list[KafkaRecord]:
+    """One record per site (in posting order) holding up to `max_events` events, stamped received_at."""
+    received_at = datetime.now(UTC)
+    by_site: dict[str, list[tuple[int, events.AnyEvent]]] = {}
+    for index, event in accepted:
+        by_site.setdefault(event.site_id, []).append((index, event))
+    records = []
+    for site_id, group in by_site.items():
+        for start in range(0, len(group), max_events):
+            chunk = group[start : start + max_events]
+            stamped = [msgspec.structs.replace(event, received_at=received_at) for _, event in chunk]
+            records.append(
+                KafkaRecord(
+                    key=site_id.encode(),
+                    value=events.encode(stamped),
+                    indexes=[index for index, _ in chunk],
+                    event_ids=[str(event.event_id) for _, event in chunk],
+                )
+            )
+    return records
+
+
+def http_status(outcomes: list[Outcome]) -> int:
+    if any(outcome.status == "failed" for outcome in outcomes):
+        return 503
+    rejected = [outcome for outcome in outcomes if outcome.status == "rejected"]
+    if not rejected:
+        return 202
+    if len(rejected) < len(outcomes):
+        return 207
+    problems = {outcome.problem for outcome in rejected}
+    if problems == {"forbidden"}:
+        return 403
+    if problems == {"conflict"}:
+        return 409
+    return 422
+
+
+def summarize(outcomes: list[Outcome]) -> IngestResponse:
+    counts = {status: 0 for status in ("accepted", "duplicate", "rejected", "failed")}
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+    return IngestResponse(counts["accepted"], counts["duplicate"], counts["rejected"], counts["failed"], outcomes)

@@ -1,0 +1,147 @@
+"""What the ingest service must know before it accepts an event: who is posting, which sites are
+theirs, and which event ids it has already accepted.
+
+A small SQLite file. Tokens are stored as SHA-256 digests (they are 256-bit random strings, so a
+plain digest is enough; the clear token is shown once, when it is created). A site becomes an
+enterprise's own when the enterprise posts its `site.registered`; a site registered by one
+enterprise can never be posted for by another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS enterprises (
+    enterprise_id TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    created_at    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_sha256  TEXT PRIMARY KEY,
+    enterprise_id TEXT NOT NULL REFERENCES enterprises(enterprise_id),
+    created_at    REAL NOT NULL,
+    revoked       INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sites (
+    site_id       TEXT PRIMARY KEY,
+    enterprise_id TEXT NOT NULL REFERENCES enterprises(enterprise_id),
+    claimed_at    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_ids (
+    event_id      TEXT PRIMARY KEY,
+    enterprise_id TEXT NOT NULL,
+    accepted_at   REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_ids_accepted_at ON event_ids (accepted_at);
+"""
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    enterprise_id: str
+    name: str
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # Credentials -------------------------------------------------------------------------------
+
+    def create_enterprise(self, enterprise_id: str, name: str) -> str:
+        """Create the enterprise (if new) and a fresh token for it; return the clear token."""
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR IGNORE INTO enterprises (enterprise_id, name, created_at) VALUES (?, ?, ?)",
+                (enterprise_id, name, now),
+            )
+            token = f"tf_{secrets.token_urlsafe(32)}"
+            self._db.execute(
+                "INSERT INTO tokens (token_sha256, enterprise_id, created_at) VALUES (?, ?, ?)",
+                (_digest(token), enterprise_id, now),
+            )
+        return token
+
+    def revoke_tokens(self, enterprise_id: str) -> int:
+        cursor = self._db.execute("UPDATE tokens SET revoked = 1 WHERE enterprise_id = ?", (enterprise_id,))
+        return cursor.rowcount
+
+    def authenticate(self, token: str) -> Enterprise | None:
+        row = self._db.execute(
+            "SELECT e.enterprise_id, e.name FROM tokens t JOIN enterprises e USING (enterprise_id) "
+            "WHERE t.token_sha256 = ? AND t.revoked = 0",
+            (_digest(token),),
+        ).fetchone()
+        return Enterprise(row[0], row[1]) if row else None
+
+    # Sites -------------------------------------------------------------------------------------
+
+    def site_owners(self, site_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(set(site_ids))
+        owners: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            owners.update(
+                self._db.execute(f"SELECT site_id, enterprise_id FROM sites WHERE site_id IN ({marks})", chunk)
+            )
+        return owners
+
+    def claim_sites(self, enterprise_id: str, site_ids: Iterable[str]) -> None:
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO sites (site_id, enterprise_id, claimed_at) VALUES (?, ?, ?)",
+                [(site_id, enterprise_id, now) for site_id in set(site_ids)],
+            )
+
+    # Event ids ---------------------------------------------------------------------------------
+
+    def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, str]:
+        """event_id -> enterprise that posted it, for the ids already accepted."""
+        ids = list(set(event_ids))
+        known: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                self._db.execute(f"SELECT event_id, enterprise_id FROM event_ids WHERE event_id IN ({marks})", chunk)
+            )
+        return known
+
+    def remember_event_ids(self, enterprise_id: str, event_ids: Iterable[str]) -> None:
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO event_ids (event_id, enterprise_id, accepted_at) VALUES (?, ?, ?)",
+                [(event_id, enterprise_id, now) for event_id in event_ids],
+            )
+
+    def forget_event_ids_before(self, cutoff: float) -> int:
+        return self._db.execute("DELETE FROM event_ids WHERE accepted_at < ?", (cutoff,)).rowcount
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _chunks(items: list[str], size: int = 900) -> Iterable[list[str]]:
+    # SQLite allows at most 999 bound parameters in older builds.
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

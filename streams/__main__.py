@@ -1,0 +1,26 @@
+"""`python -m streams`: start one stream worker (topics, migrations, then faust)."""
+
+from __future__ import annotations
+
+import faust
+
+from deploy.settings import Settings
+from streams.app import create_app
+from streams.logs import configure
+from streams.topics import ensure_topics
+from streams.warehouse import migrate, open_warehouse
+
+
+def main() -> None:
+    settings = Settings()
+    configure(settings.log_level)
+    ensure_topics(settings)
+    warehouse = open_warehouse(settings)
+    migrate(warehouse)
+    app = create_app(settings, warehouse)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower().replace("warning", "warn"), redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""The ClickHouse sink: a batch of Kafka records in, rows in `raw_events`, bad ones parked.
+
+A record holds one event or an ordered batch of one site's events. Each event is validated on its
+own: a valid one becomes a row, an invalid one a dead letter naming the field and the reason. Ids
+already stored are skipped, so replaying records after a crash stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+import orjson
+
+from schemas import events
+from schemas.envelope import Event
+from schemas.policy import PolicyLevelChanged
+from schemas.registry import SiteRegistered
+from streams.warehouse import Warehouse, literal
+
+PREVIEW_CHARS = 2000
+MAX_PARKED_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: Record
+    index: int
+    event_id: str
+    field: str
+    reason: str
+
+    def row(self) -> dict[str, object]:
+        value = self.record.value[:MAX_PARKED_BYTES]
+        return {
+            "topic": self.record.topic,
+            "kafka_partition": self.record.partition,
+            "kafka_offset": self.record.offset,
+            "record_index": self.index,
+            "record_key": (self.record.key or b"").decode("utf-8", "replace"),
+            "event_id": self.event_id,
+            "field": self.field,
+            "reason": self.reason,
+            "preview": value[:PREVIEW_CHARS].decode("utf-8", "replace"),
+            "value_base64": base64.b64encode(value).decode(),
+        }
+
+
+@dataclass
+class SinkResult:
+    stored: int = 0
+    duplicates: int = 0
+    parked: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    enterprise_id: str
+    division_code: str
+    brand: str
+
+
+class SiteDirectory:
+    """Which enterprise owns a site, and its division and brand, to check events and stamp rows.
+
+    A site's registration travels on the site's own partition before its other events, so the
+    worker that owns the partition learns it in order; a miss (after a restart or a rebalance)
+    is looked up in the warehouse once.
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._warehouse = warehouse
+        self._sites: dict[str, SiteInfo] = {}
+
+    def prefetch(self, site_ids: set[str]) -> None:
+        missing = site_ids - self._sites.keys()
+        if not missing:
+            return
+        rows = self._warehouse.query(
+            "SELECT site_id, argMax(enterprise_id, registered_at) AS enterprise_id, "
+            "argMax(division_code, registered_at) AS division_code, argMax(brand, registered_at) AS brand "
+            f"FROM sites WHERE site_id IN ({', '.join(literal(s) for s in sorted(missing))}) GROUP BY site_id"
+        )
+        for row in rows:
+            self._sites[row["site_id"]] = SiteInfo(row["enterprise_id"], row["division_code"], row["brand"])
+
+    def get(self, site_id: str) -> SiteInfo | None:
+        return self._sites.get(site_id)
+
+    def register(self, event: SiteRegistered) -> None:
+        self._sites[event.site_id] = SiteInfo(event.enterprise_id, event.payload.division_code, event.payload.brand)
+
+
+class Sink:
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._warehouse = warehouse
+        self.sites = SiteDirectory(warehouse)
+
+    def write(self, records: list[Record]) -> SinkResult:
+        """Store a batch; safe to call again with the same records (nothing is stored twice)."""
+        result = SinkResult()
+        decoded = self._decode(records, result)
+        self.sites.prefetch({event.site_id for event, _, _ in decoded if not isinstance(event, PolicyLevelChanged)})
+        fresh = self._drop_stored(decoded, result)
+        lines = bytearray()
+        for event, record, index in fresh:
+            row = self._row(event, record, index, result)
+            if row is not None:
+                lines += row
+        self._warehouse.insert_json("raw_events", bytes(lines))
+        self._warehouse.insert_json(
+            "dead_letters", b"".join(orjson.dumps(letter.row()) + b"\n" for letter in result.parked)
+        )
+        return result
+
+    def _decode(self, records: list[Record], result: SinkResult) -> list[tuple[events.AnyEvent, Record, int]]:
+        decoded: list[tuple[events.AnyEvent, Record, int]] = []
+        for record in records:
+            try:
+                raws = events.split(record.value)
+            except events.InvalidEvent as exc:
+                result.parked.append(DeadLetter(record, 0, "", exc.field, exc.reason))
+                continue
+            for index, raw in enumerate(raws):
+                try:
+                    decoded.append((events.decode(raw), record, index))
+                except events.InvalidEvent as exc:
+                    event_id = events.event_id_of(raw) or ""
+                    result.parked.append(DeadLetter(record, index, event_id, exc.field, exc.reason))
+        return decoded
+
+    def _drop_stored(
+        self, decoded: list[tuple[events.AnyEvent, Record, int]], result: SinkResult
+    ) -> list[tuple[events.AnyEvent, Record, int]]:
+        if not decoded:
+            return []
+        ids = {str(event.event_id) for event, _, _ in decoded}
+        stored = {
+            row["id"]
+            for row in self._warehouse.query(
+                "SELECT DISTINCT toString(event_id) AS id FROM event_ids "
+                f"WHERE event_id IN ({', '.join(literal(i) for i in sorted(ids))})"
+            )
+        }
+        fresh = []
+        for item in decoded:
+            event_id = str(item[0].event_id)
+            if event_id in stored:
+                result.duplicates += 1
+                continue
+            stored.add(event_id)
+            fresh.append(item)
+        return fresh
+
+    def _row(self, event: events.AnyEvent, record: Record, index: int, result: SinkResult) -> bytes | None:
+        """One JSON line for raw_events, or None when the event is parked instead."""
+        division_code, brand = self._placement(event, record, index, result)
+        if division_code is None:
+            return None
+        result.stored += 1
+        received_at = event.received_at or datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        return (
+            orjson.dumps(
+                {
+                    "event_id": str(event.event_id),
+                    "event_type": _TAGS[type(event)],
+                    "schema_version": event.schema_version,
+                    "occurred_at": event.occurred_at.isoformat(),
+                    "received_at": received_at.isoformat(),
+                    "enterprise_id": event.enterprise_id,
+                    "site_id": event.site_id,
+                    "division_code": division_code,
+                    "brand": brand,
+                    "party_branch_id": event.party_branch_id or "",
+                    "actor_id": event.actor_id or "",
+                    "payload": msgspec.json.encode(event.payload).decode(),
+                    "kafka_partition": record.partition,
+                    "kafka_offset": record.offset,
+                }
+            )
+            + b"\n"
+        )
+
+    def _placement(
+        self, event: events.AnyEvent, record: Record, index: int, result: SinkResult
+    ) -> tuple[str | None, str]:
+        """(division code, brand) for the row, or (None, "") after parking an event that may not be stored."""
+        if isinstance(event, PolicyLevelChanged):
+            return event.payload.division_code, ""
+        owner = self.sites.get(event.site_id)
+        if owner is not None and owner.enterprise_id != event.enterprise_id:
+            self._park(event, record, index, result, "site_id", "the site is registered to another enterprise")
+            return None, ""
+        if isinstance(event, SiteRegistered):
+            self.sites.register(event)
+            return event.payload.division_code, event.payload.brand
+        if owner is None:
+            self._park(
+                event, record, index, result, "site_id", "the site is not registered; post site.registered first"
+            )
+            return None, ""
+        return owner.division_code, owner.brand
+
+    @staticmethod
+    def _park(event: Event, record: Record, index: int, result: SinkResult, field: str, reason: str) -> None:
+        result.parked.append(DeadLetter(record, index, str(event.event_id), field, reason))
+
+
+_TAGS: dict[type, str] = {cls: tag for tag, cls in events.EVENT_TYPES.items()}

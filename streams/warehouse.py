@@ -1,0 +1,179 @@
+"""The one interface to ClickHouse: chDB in-process (default) or a server over the native protocol.
+
+Both speak the same SQL. Rows go in as JSON lines (JSONEachRow) and come out as dicts. chDB holds
+its data directory for one process only, so in the embedded setup the stream worker owns it and
+other processes read through the worker's HTTP endpoint (streams/web.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from deploy.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "migrations"
+INSERT_SETTINGS = "date_time_input_format = 'best_effort', input_format_skip_unknown_fields = 0"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+class Warehouse(Protocol):
+    def execute(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> list[dict[str, Any]]: ...
+
+    def insert_json(self, table: str, lines: bytes) -> None:
+        """Insert JSONEachRow bytes (one JSON object per line) into `table`."""
+
+    def close(self) -> None: ...
+
+
+class ChdbWarehouse:
+    """chDB on a local data directory. Calls are serialized: one connection, one statement at a time."""
+
+    def __init__(self, path: Path) -> None:
+        import chdb
+
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = chdb.connect(str(path))  # type: ignore[no-untyped-call]
+        except Exception as exc:  # chDB raises a bare RuntimeError when another process holds the path
+            raise WarehouseError(f"cannot open chDB at {path}: {exc} (is another worker using it?)") from exc
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str) -> None:
+        with self._lock:
+            self._conn.query(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        with self._lock:
+            result = self._conn.query(sql, "JSONEachRow")
+        text = result.bytes() if hasattr(result, "bytes") else str(result).encode()
+        return [orjson.loads(line) for line in text.splitlines() if line]
+
+    def insert_json(self, table: str, lines: bytes) -> None:
+        if not lines:
+            return
+        with (
+            self._lock,
+            self._conn.send_insert(
+                f"INSERT INTO {_checked(table)} SETTINGS {INSERT_SETTINGS}", "JSONEachRow"
+            ) as inserter,
+        ):
+            inserter.append(lines)
+            inserter.finish()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class ServerWarehouse:
+    """A ClickHouse server through clickhouse-driver (native protocol)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from clickhouse_driver import Client
+
+        self._admin = Client(
+            host=settings.clickhouse_host,
+            port=settings.clickhouse_port,
+            user=settings.clickhouse_user,
+            password=settings.clickhouse_password.get_secret_value(),
+            secure=settings.clickhouse_secure,
+        )
+        self._admin.execute(f"CREATE DATABASE IF NOT EXISTS {_checked(settings.clickhouse_database)}")
+        self._client = Client(
+            host=settings.clickhouse_host,
+            port=settings.clickhouse_port,
+            user=settings.clickhouse_user,
+            password=settings.clickhouse_password.get_secret_value(),
+            database=settings.clickhouse_database,
+            secure=settings.clickhouse_secure,
+        )
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str) -> None:
+        with self._lock:
+            self._client.execute(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows, columns = self._client.execute(sql, with_column_types=True)
+        names = [name for name, _ in columns]
+        return [orjson.loads(orjson.dumps(dict(zip(names, row, strict=True)), default=str)) for row in rows]
+
+    def insert_json(self, table: str, lines: bytes) -> None:
+        if not lines:
+            return
+        # The native protocol has no raw-format insert; the format() table function reads the same
+        # JSON lines on the server, so both implementations parse rows with one ClickHouse parser.
+        with self._lock:
+            self._client.execute(
+                f"INSERT INTO {_checked(table)} SELECT * FROM format(JSONEachRow, %(data)s)",
+                {"data": lines.decode()},
+                settings={"max_query_size": len(lines) * 2 + 65536, "date_time_input_format": "best_effort"},
+            )
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._admin.disconnect()
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    if settings.warehouse == "clickhouse":
+        return ServerWarehouse(settings)
+    return ChdbWarehouse(settings.chdb_dir)
+
+
+def literal(value: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _checked(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise WarehouseError(f"not a table name: {name!r}")
+    return name
+
+
+def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the numbered .sql files not yet recorded, in order; return the names applied."""
+    warehouse.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'Asia/Shanghai') DEFAULT now64(3)) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    applied = {row["version"]: row for row in warehouse.query("SELECT version, name, checksum FROM schema_migrations")}
+    done: list[str] = []
+    for path in sorted(directory.glob("[0-9][0-9][0-9]_*.sql")):
+        version = int(path.name[:3])
+        text = path.read_text()
+        checksum = hashlib.sha256(text.encode()).hexdigest()
+        if version in applied:
+            if applied[version]["checksum"] != checksum:
+                raise WarehouseError(
+                    f"migration {path.name} changed after it was applied; add a new numbered file instead"
+                )
+            continue
+        for statement in _statements(text):
+            warehouse.execute(statement)
+        warehouse.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES "
+            f"({version}, {literal(path.name)}, {literal(checksum)})"
+        )
+        done.append(path.name)
+    return done
+
+
+def _statements(text: str) -> list[str]:
+    without_comments = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in without_comments.split(";") if part.strip()]
