@@ -92,9 +92,12 @@ class LocalStack:
     services: dict[str, Service] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalStack:
-        port = int(settings.kafka_bootstrap.rsplit(":", 1)[1])
-        broker = KafkaBroker(settings.data_dir / "kafka", port=port, controller_port=port + 1)
+    def from_settings(cls, settings: Settings, own_kafka: bool = True) -> LocalStack:
+        """The stack for `settings`; with `own_kafka` it also runs the broker the settings point at."""
+        broker = None
+        if own_kafka:
+            port = int(settings.kafka_bootstrap.rsplit(":", 1)[1])
+            broker = KafkaBroker(settings.data_dir / "kafka", port=port, controller_port=port + 1)
         stack = cls(settings, broker)
         env = {**os.environ, **stack.environment()}
         logs = settings.data_dir / "logs"

@@ -87,7 +87,7 @@ def split(value: bytes) -> list[msgspec.Raw]:
     try:
         parsed = _object_or_array.decode(value)
     except msgspec.DecodeError as exc:
-        raise InvalidEvent("$", _clean(str(exc))) from None
+        raise InvalidEvent("$", f"not valid JSON: {_clean(str(exc))}") from None
     except msgspec.ValidationError:
         raise InvalidEvent("$", "expected a JSON object (one event) or an array of events") from None
     if isinstance(parsed, dict):
@@ -103,7 +103,7 @@ def decode(raw: bytes | msgspec.Raw) -> AnyEvent:
         field, reason = _field_and_reason(str(exc))
         raise InvalidEvent(field, reason) from None
     except msgspec.DecodeError as exc:
-        raise InvalidEvent("$", _clean(str(exc))) from None
+        raise InvalidEvent("$", f"not valid JSON: {_clean(str(exc))}") from None
     _reject_personal_data(bytes(raw), event)
     return event
 

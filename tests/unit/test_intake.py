@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import msgspec
+import orjson
+import pytest
+
+from schemas import events
+from services.ingest.intake import assess, http_status, pack
+from services.ingest.registry import Enterprise, Registry
+from tests import factories
+
+ENT_A = Enterprise("ent-a", "A 快递")
+ENT_B = Enterprise("ent-b", "B 快递")
+
+
+@pytest.fixture
+def registry(tmp_path):
+    store = Registry(tmp_path / "ingest.sqlite")
+    store.create_enterprise("ent-a", "A 快递")
+    store.create_enterprise("ent-b", "B 快递")
+    yield store
+    store.close()
+
+
+def raws(*bodies: dict[str, object]) -> list[msgspec.Raw]:
+    return events.split(orjson.dumps(list(bodies)))
+
+
+def test_registering_a_site_claims_it_and_later_events_for_it_are_accepted(registry):
+    intake = assess(raws(factories.site_registered(), factories.parcels_received()), ENT_A, registry, set())
+    assert [o.status for o in intake.outcomes] == ["accepted", "accepted"]
+    assert registry.site_owners(["site-a1"]) == {"site-a1": "ent-a"}
+
+
+def test_event_for_an_unregistered_site_is_forbidden(registry):
+    intake = assess(raws(factories.parcels_received(site="nowhere")), ENT_A, registry, set())
+    outcome = intake.outcomes[0]
+    assert (outcome.status, outcome.field, outcome.problem) == ("rejected", "site_id", "forbidden")
+    assert http_status(intake.outcomes) == 403
+
+
+def test_enterprise_cannot_post_for_or_re_register_another_enterprises_site(registry):
+    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    b_events = raws(
+        factories.parcels_received(enterprise="ent-b"),
+        factories.site_registered(enterprise="ent-b"),
+    )
+    intake = assess(b_events, ENT_B, registry, set())
+    assert [(o.status, o.field) for o in intake.outcomes] == [("rejected", "site_id"), ("rejected", "site_id")]
+    assert registry.site_owners(["site-a1"]) == {"site-a1": "ent-a"}
+
+
+def test_envelope_enterprise_must_match_the_token(registry):
+    intake = assess(raws(factories.site_registered(enterprise="ent-b")), ENT_A, registry, set())
+    assert intake.outcomes[0].field == "enterprise_id"
+    assert intake.accepted == []
+
+
+def test_policy_events_are_not_for_enterprises(registry):
+    policy = factories.examples()["policy.level_changed"]
+    policy["enterprise_id"] = "ent-a"
+    intake = assess(raws(policy), ENT_A, registry, set())
+    assert (intake.outcomes[0].field, intake.outcomes[0].problem) == ("event_type", "forbidden")
+
+
+def test_repeated_ids_are_duplicates_for_the_owner_and_a_conflict_for_others(registry):
+    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    first = factories.parcels_received()
+    registry.remember_event_ids("ent-a", [first["event_id"]])
+    again_in_batch = factories.parcels_received()
+    intake = assess(raws(first, again_in_batch, again_in_batch), ENT_A, registry, set())
+    assert [o.status for o in intake.outcomes] == ["duplicate", "accepted", "duplicate"]
+    assert http_status(intake.outcomes) == 202
+
+    assess(raws(factories.site_registered(enterprise="ent-b", site="site-b1")), ENT_B, registry, set())
+    stolen = factories.parcels_received(enterprise="ent-b", site="site-b1", event_id=first["event_id"])
+    intake = assess(raws(stolen), ENT_B, registry, set())
+    assert (intake.outcomes[0].problem, intake.outcomes[0].field) == ("conflict", "event_id")
+    assert http_status(intake.outcomes) == 409
+
+
+def test_id_in_flight_in_another_request_is_a_duplicate(registry):
+    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    body = factories.parcels_received()
+    intake = assess(raws(body), ENT_A, registry, {body["event_id"]})
+    assert intake.outcomes[0].status == "duplicate"
+
+
+def test_mixed_batch_is_207_and_all_invalid_is_422(registry):
+    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    bad = factories.health_checked(temperature=50)
+    mixed = assess(raws(factories.parcels_received(), bad), ENT_A, registry, set())
+    assert http_status(mixed.outcomes) == 207
+    assert http_status(assess(raws(bad), ENT_A, registry, set()).outcomes) == 422
+
+
+def test_pack_keeps_one_sites_events_in_order_in_records_of_bounded_size():
+    bodies = [factories.parcels_received(batch=f"B{i}", site="s1" if i % 2 else "s2") for i in range(7)]
+    decoded = [(i, events.decode(orjson.dumps(b))) for i, b in enumerate(bodies)]
+    records = pack(decoded, max_events=2)
+    by_key: dict[bytes, list[int]] = {}
+    for record in records:
+        assert len(record.indexes) <= 2
+        by_key.setdefault(record.key, []).extend(record.indexes)
+        stored = events.split(record.value)
+        assert [events.decode(r).received_at is not None for r in stored] == [True] * len(stored)
+    assert by_key == {b"s2": [0, 2, 4, 6], b"s1": [1, 3, 5]}
