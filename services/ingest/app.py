@@ -8,7 +8,8 @@ GET  /openapi.json, /docs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -133,6 +134,15 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return _json_response({"error": "internal error", "field": "$", "reason": "internal error"}, 500)
 
 
+async def _forget_old_ids(registry: Registry, window_days: int) -> None:
+    """Hourly, forget accepted ids older than the dedupe window (the warehouse still dedupes them)."""
+    while True:
+        forgotten = registry.forget_event_ids_before(time.time() - window_days * 86400)
+        if forgotten:
+            log.info("event_ids_forgotten", count=forgotten, window_days=window_days)
+        await asyncio.sleep(3600)
+
+
 def _json_response(body: object, status: int, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=_json.encode(body), status=status, content_type="application/json", headers=headers)
 
@@ -151,6 +161,12 @@ def create_app(settings: Settings, registry: Registry, producer: EventProducer) 
     async def docs(_: web.Request) -> web.Response:
         return web.Response(text=docs_page(settings), content_type="text/html")
 
+    async def forget_old_ids(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_forget_old_ids(registry, settings.dedupe_window_days))
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(forget_old_ids)
     app.router.add_post("/v1/events", ingest.post_events)
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
