@@ -1,0 +1,341 @@
+"""The rule engine of one partition: folds events into per-key state and raises alerts on event time.
+
+The clock is a watermark: the latest event time seen in the partition minus the allowed lateness
+(clock ticks, when enabled, advance it in quiet periods). A rule never looks at the wall clock;
+it schedules a check at an event time, and the check runs when the watermark passes it. Feeding
+the same events in the same order therefore gives the same alerts, byte for byte.
+
+State lives in plain JSON-able dicts, one per key (a site, or a vehicle), so it can be written to
+a faust table and recovered; each remembers the last log position it applied, so events replayed
+after a crash are not applied twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from schemas.alerts import AlertRaised, AlertResolved, AnyAlert, SubjectKind
+from schemas.envelope import Event
+from schemas.policy import PolicyLevelChanged
+from streams.compliance.catalogue import Catalogue, Profile
+
+ALERT_NAMESPACE = uuid.UUID("6f1d8f0e-5a4e-4b7d-9a0c-3c2e1d0b9a87")
+SHANGHAI_OFFSET_MS = 8 * 3600 * 1000
+DAY_MS = 86_400_000
+State = dict[str, Any]
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def to_datetime(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def local_day(millis: int) -> int:
+    """Days since 1970-01-01 in Asia/Shanghai (fixed +08:00, no daylight saving)."""
+    return (millis + SHANGHAI_OFFSET_MS) // DAY_MS
+
+
+def day_start(day: int) -> int:
+    return day * DAY_MS - SHANGHAI_OFFSET_MS
+
+
+def day_label(day: int) -> str:
+    return to_datetime(day_start(day) + SHANGHAI_OFFSET_MS).strftime("%Y-%m-%d")
+
+
+class RuleLogic(Protocol):
+    """A group of catalogue rules over one kind of key."""
+
+    events: tuple[type[Event], ...]
+
+    def observe(self, ctx: Context, event: Event) -> None: ...
+
+    def fire(self, ctx: Context, rule_id: str, subject: str) -> None: ...
+
+    def policy_changed(self, ctx: Context) -> None:
+        """Re-arm checks whose due time depends on the profile in force."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an event sits in the log: offsets grow, and events of one record share it by index."""
+
+    offset: int
+    index: int = 0
+
+    def as_list(self) -> list[int]:
+        return [self.offset, self.index]
+
+
+class PolicyBook:
+    """Response level in force per jurisdiction over time, from policy.level_changed events."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state.setdefault("levels", {})
+
+    def apply(self, event: PolicyLevelChanged) -> None:
+        prefix = jurisdiction_prefix(event.payload.division_code)
+        history = self.state.setdefault(prefix, [])
+        entry = [ms(event.occurred_at), event.payload.level]
+        if entry not in history:
+            history.append(entry)
+            history.sort()
+
+    def profile(self, division_code: str, at: int) -> Profile:
+        best: tuple[int, Profile] | None = None
+        for prefix, history in self.state.items():
+            if not division_code.startswith(prefix):
+                continue
+            in_force = [level for effective, level in history if effective <= at]
+            if in_force and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), in_force[-1])
+        return best[1] if best else "normal"
+
+
+def jurisdiction_prefix(division_code: str) -> str:
+    """330000 -> 33, 330100 -> 3301, 330106 -> 330106, 330106001 -> 330106001."""
+    code = division_code
+    while len(code) > 2 and len(code) <= 6 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
+@dataclass
+class Engine:
+    """Rules over the keys of one partition."""
+
+    catalogue: Catalogue
+    logics: Sequence[RuleLogic]
+    states: dict[str, State] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    _timers: list[tuple[int, int, str, str, str]] = field(default_factory=list)
+    _sequence: int = 0
+
+    CLOCK = "__clock__"
+    POLICY = "__policy__"
+
+    def __post_init__(self) -> None:
+        self.states.setdefault(self.CLOCK, {"watermark": 0, "max_seen": 0, "applied": [-1, -1]})
+        self.states.setdefault(self.POLICY, {})
+        self.policy = PolicyBook(self.states[self.POLICY])
+        self._lateness = int(self.catalogue.allowed_lateness / timedelta(milliseconds=1))
+        self._handlers: dict[type[Event], list[RuleLogic]] = {}
+        for logic in self.logics:
+            for event_type in logic.events:
+                self._handlers.setdefault(event_type, []).append(logic)
+        for key, state in self.states.items():
+            for due, rule_id, subject in state.get("timers", []):
+                self._push(due, key, rule_id, subject)
+
+    @property
+    def watermark(self) -> int:
+        return int(self.states[self.CLOCK]["watermark"])
+
+    def process(self, key: str, event: Event, position: Position, site: State | None = None) -> list[AnyAlert]:
+        """Apply one event for `key`; return the alerts it and the advanced watermark produce."""
+        clock = self.states[self.CLOCK]
+        state = self.states.setdefault(key, {"key": key, "applied": [-1, -1], "rules": {}, "timers": [], "open": {}})
+        if position.as_list() <= state["applied"]:
+            return []  # replayed after a crash: already folded into this state
+        state["applied"] = position.as_list()
+        self.dirty.update((key, self.CLOCK))
+        if site is not None:
+            state["site"] = site
+        alerts: list[AnyAlert] = []
+        occurred = ms(event.occurred_at)
+        clock["max_seen"] = max(clock["max_seen"], occurred)
+        alerts += self._advance(clock["max_seen"] - self._lateness)
+        if isinstance(event, PolicyLevelChanged):
+            self.policy.apply(event)
+            self.dirty.add(self.POLICY)
+            for other, other_state in self.states.items():
+                if other not in (self.CLOCK, self.POLICY) and "rules" in other_state:
+                    ctx = Context(self, other, other_state, alerts, event)
+                    for logic in self.logics:
+                        logic.policy_changed(ctx)
+                    self.dirty.add(other)
+            return alerts
+        ctx = Context(self, key, state, alerts, event)
+        for logic in self._handlers.get(type(event), ()):
+            logic.observe(ctx, event)
+        return alerts
+
+    def tick(self, now: datetime) -> list[AnyAlert]:
+        """Advance the clock in a quiet partition (a tick record in the log)."""
+        clock = self.states[self.CLOCK]
+        clock["max_seen"] = max(clock["max_seen"], ms(now))
+        self.dirty.add(self.CLOCK)
+        return self._advance(clock["max_seen"] - self._lateness)
+
+    def flush(self, until: int) -> list[AnyAlert]:
+        """Advance the watermark to `until` (end of a replay range)."""
+        return self._advance(until)
+
+    def _advance(self, watermark: int) -> list[AnyAlert]:
+        clock = self.states[self.CLOCK]
+        if watermark <= clock["watermark"]:
+            return []
+        clock["watermark"] = watermark
+        alerts: list[AnyAlert] = []
+        while self._timers and self._timers[0][0] <= watermark:
+            due, _, key, rule_id, subject = heapq.heappop(self._timers)
+            state = self.states.get(key)
+            if state is None or [due, rule_id, subject] not in state["timers"]:
+                continue  # cancelled or rescheduled
+            state["timers"].remove([due, rule_id, subject])
+            self.dirty.add(key)
+            ctx = Context(self, key, state, alerts, None, now=due)
+            for logic in self.logics:
+                logic.fire(ctx, rule_id, subject)
+        return alerts
+
+    def _push(self, due: int, key: str, rule_id: str, subject: str) -> None:
+        self._sequence += 1
+        heapq.heappush(self._timers, (due, self._sequence, key, rule_id, subject))
+
+    def take_dirty(self) -> dict[str, State]:
+        changed = {key: self.states[key] for key in self.dirty if key in self.states}
+        self.dirty.clear()
+        return changed
+
+
+class Context:
+    """What a rule may do while handling one event or one due check."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        key: str,
+        state: State,
+        alerts: list[AnyAlert],
+        event: Event | None,
+        now: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.key = key
+        self.state = state
+        self.alerts = alerts
+        self.event = event
+        self.now = now if now is not None else ms(event.occurred_at) if event is not None else engine.watermark
+
+    @property
+    def watermark(self) -> int:
+        return self.engine.watermark
+
+    @property
+    def late(self) -> bool:
+        """The current event happened before the watermark: it arrived after its time was settled."""
+        return self.event is not None and ms(self.event.occurred_at) < self.engine.watermark
+
+    def data(self, name: str) -> State:
+        data: State = self.state["rules"].setdefault(name, {})
+        return data
+
+    @property
+    def site(self) -> State:
+        site: State = self.state.get("site", {})
+        return site
+
+    def profile(self, at: int) -> Profile:
+        return self.engine.policy.profile(self.site.get("division_code", ""), at)
+
+    def limits(self, rule_id: str, at: int) -> Any:
+        return self.engine.catalogue.rule(rule_id).limits(self.profile(at))
+
+    def schedule(self, due: int, rule_id: str, subject: str) -> None:
+        """Check `subject` for `rule_id` when the watermark reaches `due` (once per rule and subject)."""
+        self.cancel(rule_id, subject)
+        self.state["timers"].append([due, rule_id, subject])
+        self.engine._push(due, self.key, rule_id, subject)
+
+    def cancel(self, rule_id: str, subject: str) -> None:
+        self.state["timers"] = [t for t in self.state["timers"] if not (t[1] == rule_id and t[2] == subject)]
+
+    def is_open(self, rule_id: str, subject: str) -> bool:
+        return f"{rule_id}|{subject}" in self.state["open"]
+
+    def open_subjects(self, rule_id: str) -> list[str]:
+        prefix = f"{rule_id}|"
+        return [name[len(prefix) :] for name in self.state["open"] if name.startswith(prefix)]
+
+    def raise_alert(
+        self,
+        rule_id: str,
+        subject_kind: SubjectKind,
+        subject: str,
+        deadline: int,
+        evidence: Iterable[str],
+        details: dict[str, Any] | None = None,
+        at: int | None = None,
+        track: bool = True,
+    ) -> None:
+        """Raise once per rule and subject. `track=False` is for a violation no later record can
+        undo (a dispatch before the rest period, a back-filled record): nothing waits to resolve it."""
+        name = f"{rule_id}|{subject}"
+        if name in self.state["open"]:
+            return
+        catalogue = self.engine.catalogue
+        rule = catalogue.rule(rule_id)
+        alert_id = str(uuid.uuid5(ALERT_NAMESPACE, f"{rule_id}|{self.key}|{subject}|{deadline}"))
+        moment = self.now if at is None else at
+        alert = AlertRaised(
+            alert_id=alert_id,
+            rule_id=rule_id,
+            catalogue_version=catalogue.version,
+            severity=rule.severity,
+            enterprise_id=self.site.get("enterprise_id", ""),
+            site_id=self.site.get("site_id", self.key),
+            division_code=self.site.get("division_code", ""),
+            subject_kind=subject_kind,
+            subject_id=subject,
+            at=to_datetime(moment),
+            evidence=sorted(set(evidence)),
+            profile=self.profile(deadline),
+            deadline=to_datetime(deadline),
+            title_zh=rule.title.zh,
+            details=details or {},
+        )
+        if track:
+            self.state["open"][name] = {"alert_id": alert_id, "deadline": deadline, "kind": subject_kind}
+        self.alerts.append(alert)
+
+    def forget(self, subject: str) -> None:
+        """Stop tracking the open alerts of a subject whose state is released."""
+        for name in [name for name in self.state["open"] if name.endswith(f"|{subject}")]:
+            del self.state["open"][name]
+
+    def resolve_alert(self, rule_id: str, subject: str, evidence: Iterable[str], action_at: int | None = None) -> None:
+        """Close an open alert. It is late when the resolving record arrived after the alert was raised;
+        `action_at` after the deadline makes the reason "action_after_deadline"."""
+        opened = self.state["open"].pop(f"{rule_id}|{subject}", None)
+        if opened is None:
+            return
+        catalogue = self.engine.catalogue
+        late_reason: Literal["record_after_deadline", "action_after_deadline"] | None = None
+        if action_at is not None:
+            late_reason = "action_after_deadline" if action_at > opened["deadline"] else "record_after_deadline"
+        self.alerts.append(
+            AlertResolved(
+                alert_id=opened["alert_id"],
+                rule_id=rule_id,
+                catalogue_version=catalogue.version,
+                severity=catalogue.rule(rule_id).severity,
+                enterprise_id=self.site.get("enterprise_id", ""),
+                site_id=self.site.get("site_id", self.key),
+                division_code=self.site.get("division_code", ""),
+                subject_kind=opened["kind"],
+                subject_id=subject,
+                at=to_datetime(self.now),
+                evidence=sorted(set(evidence)),
+                late=late_reason is not None,
+                late_reason=late_reason,
+            )
+        )

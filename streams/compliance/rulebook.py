@@ -1,0 +1,45 @@
+"""Which rules run over which keys: sites (the events' own key) and vehicles (re-keyed)."""
+
+from __future__ import annotations
+
+from schemas.envelope import Event
+from schemas.events import EVENT_CLASSES
+from schemas.policy import PolicyLevelChanged
+from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
+from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
+from streams.compliance.catalogue import Catalogue
+from streams.compliance.engine import Engine, RuleLogic, State
+from streams.compliance.rules.disinfection import Disinfection
+from streams.compliance.rules.ledger import LedgerLate
+from streams.compliance.rules.site import ActiveDays, Sites
+from streams.compliance.rules.staff import Staff
+from streams.compliance.rules.vehicles import Vehicles
+
+REGISTRY_EVENTS = (SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered, RoutePlanned, PolicyLevelChanged)
+SITE_ACTIVITY: tuple[type[Event], ...] = tuple(cls for cls in EVENT_CLASSES if cls not in REGISTRY_EVENTS)
+ALL_SITE_EVENTS: tuple[type[Event], ...] = tuple(cls for cls in EVENT_CLASSES if cls is not PolicyLevelChanged)
+VEHICLE_EVENTS: tuple[type[Event], ...] = (
+    RoutePlanned,
+    VehicleDeparted,
+    VehicleArrived,
+    VehicleStopped,
+    VehicleDisinfected,
+)
+
+
+def site_engine(catalogue: Catalogue, states: dict[str, State] | None = None) -> Engine:
+    logics: list[RuleLogic] = [Sites(), Disinfection(), Staff(), ActiveDays(SITE_ACTIVITY), LedgerLate(ALL_SITE_EVENTS)]
+    return Engine(catalogue, logics, states or {})
+
+
+def vehicle_engine(catalogue: Catalogue, states: dict[str, State] | None = None) -> Engine:
+    return Engine(catalogue, [Vehicles()], states or {})
+
+
+def vehicle_of(event: Event) -> str | None:
+    """The vehicle an event is about, when the vehicle rules need it."""
+    if isinstance(event, RoutePlanned):
+        return event.payload.vehicle_id
+    if isinstance(event, VEHICLE_EVENTS):
+        return str(event.payload.vehicle_id)  # type: ignore[attr-defined]
+    return None

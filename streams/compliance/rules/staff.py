@@ -1,0 +1,266 @@
+"""People (人防): STAFF-CHECK, STAFF-FEVER, STAFF-WORKED-SICK, STAFF-TEST-DUE, STAFF-POSITIVE and
+VEH-DRIVER-TEST, over the staff enrolled at a site.
+
+A shift started arms a check at the day's cut-off (or at the shift, if later): no passing health
+check that day by then raises STAFF-CHECK. A failed check raises STAFF-FEVER, and a shift after it
+the same day STAFF-WORKED-SICK. Each active worker has a test due time by role; passing it with no
+negative test raises STAFF-TEST-DUE. A positive result raises STAFF-POSITIVE listing who was on
+duty at the site and which vehicles called there within the contact window. A departure whose
+driver has no negative test within the window raises VEH-DRIVER-TEST.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.envelope import Event
+from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested
+from schemas.registry import StaffEnrolled, StaffLeft
+from schemas.vehicles import VehicleArrived, VehicleDeparted
+from streams.compliance.engine import DAY_MS, Context, day_label, day_start, local_day, ms, to_datetime
+from streams.compliance.rules.disinfection import ms_of
+
+CONTACT_KEEP_MS = 14 * DAY_MS
+
+
+class Staff:
+    events: tuple[type[Event], ...] = (
+        StaffEnrolled,
+        StaffLeft,
+        StaffHealthChecked,
+        StaffShiftStarted,
+        StaffTested,
+        VehicleArrived,
+        VehicleDeparted,
+    )
+
+    def observe(self, ctx: Context, event: Event) -> None:
+        at = ms(event.occurred_at)
+        if isinstance(event, StaffEnrolled):
+            self._enrolled(ctx, event, at)
+        elif isinstance(event, StaffLeft):
+            self._left(ctx, event.payload.staff_id)
+        elif isinstance(event, StaffHealthChecked):
+            self._checked(ctx, event, at)
+        elif isinstance(event, StaffShiftStarted):
+            self._shift(ctx, event, at)
+        elif isinstance(event, StaffTested):
+            self._tested(ctx, event, at)
+        elif isinstance(event, (VehicleArrived, VehicleDeparted)):
+            self._vehicle_called(ctx, event, at)
+
+    def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
+        if rule_id == "STAFF-CHECK":
+            self._check_by_cutoff(ctx, subject)
+        elif rule_id == "STAFF-FEVER":
+            self._fever(ctx, subject)
+        elif rule_id == "STAFF-WORKED-SICK":
+            self._worked_sick(ctx, subject)
+        elif rule_id == "STAFF-TEST-DUE":
+            self._test_due(ctx, subject)
+        elif rule_id == "STAFF-POSITIVE":
+            self._positive(ctx, subject)
+        elif rule_id == "VEH-DRIVER-TEST":
+            self._driver_test(ctx, subject)
+
+    def policy_changed(self, ctx: Context) -> None:
+        for staff_id, person in ctx.data("staff").items():
+            self._arm_test_due(ctx, staff_id, person)
+
+    # state ---------------------------------------------------------------------------------------
+
+    def _person(self, ctx: Context, staff_id: str) -> dict[str, Any]:
+        people = ctx.data("staff")
+        if staff_id not in people:
+            people[staff_id] = {
+                "role": None,
+                "active": True,
+                "since": None,
+                "last_negative": None,
+                "checked": {},
+                "failed": {},
+                "shifts": [],
+            }
+        person: dict[str, Any] = people[staff_id]
+        return person
+
+    def _enrolled(self, ctx: Context, event: StaffEnrolled, at: int) -> None:
+        person = self._person(ctx, event.payload.staff_id)
+        person.update(role=event.payload.role, active=True, since=at)
+        self._arm_test_due(ctx, event.payload.staff_id, person)
+
+    def _left(self, ctx: Context, staff_id: str) -> None:
+        person = self._person(ctx, staff_id)
+        person["active"] = False
+        ctx.cancel("STAFF-TEST-DUE", staff_id)
+        ctx.resolve_alert("STAFF-TEST-DUE", staff_id, [])
+
+    # health checks and shifts -------------------------------------------------------------------
+
+    def _checked(self, ctx: Context, event: StaffHealthChecked, at: int) -> None:
+        payload = event.payload
+        person = self._person(ctx, payload.staff_id)
+        day = str(local_day(at))
+        fever_at = ctx.limits("STAFF-FEVER", at).fever_at
+        failed = payload.temperature >= fever_at or bool(payload.symptoms) or payload.health_code != "green"
+        if failed:
+            person["failed"][day] = min(person["failed"].get(day, at), at)
+            person.setdefault("failed_checks", {})[str(at)] = {
+                "event_id": str(event.event_id),
+                "temperature": payload.temperature,
+                "symptoms": list(payload.symptoms),
+                "health_code": payload.health_code,
+            }
+            ctx.schedule(at, "STAFF-FEVER", f"{payload.staff_id}|{at}")
+            return
+        person["checked"][day] = min(person["checked"].get(day, at), at)
+        _prune_days(person, local_day(at))
+        for subject in ctx.open_subjects("STAFF-CHECK"):
+            if subject == f"{payload.staff_id}|{day}":
+                ctx.resolve_alert("STAFF-CHECK", subject, [str(event.event_id)], action_at=at)
+        for subject in ctx.open_subjects("STAFF-FEVER"):
+            if subject.startswith(f"{payload.staff_id}|") and int(subject.split("|")[1]) < at:
+                ctx.resolve_alert("STAFF-FEVER", subject, [str(event.event_id)])
+
+    def _shift(self, ctx: Context, event: StaffShiftStarted, at: int) -> None:
+        staff_id = event.payload.staff_id
+        person = self._person(ctx, staff_id)
+        person["shifts"] = [s for s in person["shifts"] if s > at - CONTACT_KEEP_MS] + [at]
+        person.setdefault("shift_events", {})[str(at)] = str(event.event_id)
+        day = local_day(at)
+        cutoff = ctx.limits("STAFF-CHECK", at).cutoff
+        cutoff_at = day_start(day) + (cutoff.hour * 3600 + cutoff.minute * 60) * 1000
+        ctx.schedule(max(cutoff_at, at), "STAFF-CHECK", f"{staff_id}|{day}")
+        ctx.schedule(at, "STAFF-WORKED-SICK", f"{staff_id}|{at}")
+
+    def _check_by_cutoff(self, ctx: Context, subject: str) -> None:
+        staff_id, day = subject.split("|")
+        checked = self._person(ctx, staff_id)["checked"].get(day)
+        if checked is None or checked > ctx.now:
+            ctx.raise_alert(
+                "STAFF-CHECK", "staff", subject, ctx.now, [], {"staff_id": staff_id, "day": day_label(int(day))}
+            )
+
+    def _fever(self, ctx: Context, subject: str) -> None:
+        staff_id, at = subject.split("|")
+        check = self._person(ctx, staff_id).get("failed_checks", {}).pop(at, None)
+        if check is None:
+            return
+        event_id = check.pop("event_id")
+        ctx.raise_alert("STAFF-FEVER", "staff", subject, int(at), [event_id], {"staff_id": staff_id, **check})
+
+    def _worked_sick(self, ctx: Context, subject: str) -> None:
+        staff_id, at = subject.split("|")
+        person = self._person(ctx, staff_id)
+        failed = person["failed"].get(str(local_day(int(at))))
+        shift_event = person.get("shift_events", {}).pop(at, "")
+        if failed is not None and failed <= int(at):
+            ctx.raise_alert(
+                "STAFF-WORKED-SICK", "staff", subject, int(at), [shift_event], {"staff_id": staff_id}, track=False
+            )
+
+    # tests ----------------------------------------------------------------------------------------
+
+    def _tested(self, ctx: Context, event: StaffTested, at: int) -> None:
+        payload = event.payload
+        person = self._person(ctx, payload.staff_id)
+        sampled = ms(payload.sampled_at)
+        if payload.result == "positive":
+            person.setdefault("positives", {})[str(sampled)] = str(event.event_id)
+            ctx.schedule(at, "STAFF-POSITIVE", f"{payload.staff_id}|{sampled}")
+            return
+        person["last_negative"] = max(person["last_negative"] or sampled, sampled)
+        ctx.resolve_alert("STAFF-TEST-DUE", payload.staff_id, [str(event.event_id)], action_at=sampled)
+        self._arm_test_due(ctx, payload.staff_id, person)
+
+    def _arm_test_due(self, ctx: Context, staff_id: str, person: dict[str, Any]) -> None:
+        if not person["active"] or person["role"] is None:
+            return
+        if ctx.is_open("STAFF-TEST-DUE", staff_id):
+            return
+        base = person["last_negative"] or person["since"]
+        ctx.schedule(base + self._interval(ctx, person, max(base, ctx.now)), "STAFF-TEST-DUE", staff_id)
+
+    def _interval(self, ctx: Context, person: dict[str, Any], at: int) -> int:
+        return ms_of(ctx.limits("STAFF-TEST-DUE", at).intervals[person["role"]])
+
+    def _test_due(self, ctx: Context, staff_id: str) -> None:
+        person = self._person(ctx, staff_id)
+        if not person["active"] or person["role"] is None:
+            return
+        base = person["last_negative"] or person["since"]
+        due = base + self._interval(ctx, person, ctx.now)
+        if due > ctx.now:  # a stricter or looser profile moved it: check again then
+            ctx.schedule(due, "STAFF-TEST-DUE", staff_id)
+            return
+        ctx.raise_alert(
+            "STAFF-TEST-DUE",
+            "staff",
+            staff_id,
+            due,
+            [],
+            {"staff_id": staff_id, "role": person["role"], "last_negative": _iso(person["last_negative"])},
+        )
+
+    def _positive(self, ctx: Context, subject: str) -> None:
+        staff_id, sampled = subject.split("|")
+        person = self._person(ctx, staff_id)
+        event_id = person.get("positives", {}).pop(sampled, "")
+        window = ms_of(ctx.limits("STAFF-POSITIVE", int(sampled)).contact_window)
+        since = int(sampled) - window
+        people = ctx.data("staff")
+        on_duty = sorted(
+            other for other, data in people.items() if other != staff_id and any(s >= since for s in data["shifts"])
+        )
+        vehicles = sorted({v for v, at in ctx.data("vehicles_called").get("calls", []) if at >= since})
+        ctx.raise_alert(
+            "STAFF-POSITIVE",
+            "staff",
+            subject,
+            int(sampled),
+            [event_id],
+            {
+                "staff_id": staff_id,
+                "contacts_staff": on_duty,
+                "contacts_vehicles": vehicles,
+                "window_days": window / DAY_MS,
+            },
+            track=False,
+        )
+
+    # vehicles at the site ---------------------------------------------------------------------------
+
+    def _vehicle_called(self, ctx: Context, event: VehicleArrived | VehicleDeparted, at: int) -> None:
+        calls = ctx.data("vehicles_called").setdefault("calls", [])
+        calls[:] = [c for c in calls if c[1] > at - CONTACT_KEEP_MS]
+        calls.append([event.payload.vehicle_id, at])
+        if isinstance(event, VehicleDeparted):
+            subject = f"{event.payload.driver_id}|{at}|{event.payload.vehicle_id}"
+            ctx.data("departures")[subject] = str(event.event_id)
+            ctx.schedule(at, "VEH-DRIVER-TEST", subject)
+
+    def _driver_test(self, ctx: Context, subject: str) -> None:
+        driver, at, vehicle = subject.split("|")
+        event_id = ctx.data("departures").pop(subject, "")
+        last = ctx.data("staff").get(driver, {}).get("last_negative")
+        within = ms_of(ctx.limits("VEH-DRIVER-TEST", int(at)).test_within)
+        if last is None or last < int(at) - within:
+            ctx.raise_alert(
+                "VEH-DRIVER-TEST",
+                "vehicle",
+                subject,
+                int(at),
+                [event_id],
+                {"driver_id": driver, "vehicle_id": vehicle, "last_negative": _iso(last)},
+                track=False,
+            )
+
+
+def _prune_days(person: dict[str, Any], today: int) -> None:
+    for field in ("checked", "failed"):
+        for day in [d for d in person[field] if int(d) < today - 7]:
+            del person[field][day]
+
+
+def _iso(millis: int | None) -> str | None:
+    return None if millis is None else to_datetime(millis).isoformat()

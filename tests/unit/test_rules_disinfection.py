@@ -1,0 +1,144 @@
+"""DIS-IMPORT, DIS-DOMESTIC, DIS-COVERAGE, DIS-BEFORE-DISPATCH, REST-IMPORT."""
+
+from __future__ import annotations
+
+from tests import factories
+from tests.unit.rules_harness import Harness, at, policy, site
+
+
+def received(origin: str = "imported", when=None, count: int = 100, outside: bool = True, batch: str = "B1"):
+    body = factories.parcels_received(batch=batch, count=count, origin=origin, at=when or at())
+    body["payload"]["from_outside_city"] = outside
+    return body
+
+
+def disinfected(when, count: int = 100, batch: str = "B1"):
+    return factories.parcels_disinfected(batch=batch, count=count, at=when)
+
+
+def dispatched(when, batch: str = "B1"):
+    return factories.event("parcels.dispatched", {"batch_id": batch, "item_count": 100}, at=when)
+
+
+def test_imported_batch_not_disinfected_in_1h_raises_alert_once():
+    h = Harness()
+    h.feed(site(), received())
+    h.tick(at(minutes=64))
+    assert h.raised("DIS-IMPORT") == []  # the watermark (tick minus 5 min lateness) is still before the deadline
+    h.tick(at(minutes=66))
+    h.tick(at(minutes=90))
+    [alert] = h.raised("DIS-IMPORT")
+    assert (alert.subject_id, alert.severity, alert.deadline) == ("B1", "critical", at(hours=1))
+    assert (alert.division_code, alert.profile) == ("330106", "normal")
+
+
+def test_imported_batch_disinfected_in_time_raises_nothing():
+    h = Harness()
+    h.feed(site(), received(), disinfected(at(minutes=40)))
+    h.tick(at(hours=5))
+    assert h.raised("DIS-IMPORT") == h.raised("DIS-COVERAGE") == []
+
+
+def test_disinfection_record_out_of_order_within_lateness_counts():
+    h = Harness()
+    h.feed(site(), received(), factories.health_checked(at=at(minutes=63)))  # moves max_seen past the deadline
+    h.feed(disinfected(at(minutes=59)))  # earlier, arrives later, still within 5 min lateness
+    h.tick(at(hours=3))
+    assert h.raised("DIS-IMPORT") == []
+
+
+def test_late_disinfection_resolves_the_alert_marked_late():
+    h = Harness()
+    h.feed(site(), received())
+    h.tick(at(hours=2))
+    h.feed(disinfected(at(minutes=50)))  # a back-filled record: done in time, written after the alert
+    [resolved] = h.resolved("DIS-IMPORT")
+    assert (resolved.late, resolved.late_reason) == (True, "record_after_deadline")
+    h2 = Harness()
+    h2.feed(site(), received())
+    h2.tick(at(hours=2))
+    h2.feed(disinfected(at(hours=2, minutes=10)))
+    assert h2.resolved("DIS-IMPORT")[0].late_reason == "action_after_deadline"
+
+
+def test_response_profile_shortens_the_imported_deadline_to_30_minutes():
+    h = Harness()
+    h.feed(site(), policy("response", at(hours=-1)), received(), disinfected(at(minutes=45)))
+    h.tick(at(hours=2))
+    [alert] = h.raised("DIS-IMPORT")
+    assert (alert.deadline, alert.profile) == (at(minutes=30), "response")
+
+
+def test_policy_change_after_receipt_does_not_move_the_deadline():
+    h = Harness()
+    h.feed(site(), received(), policy("response", at(minutes=10)), disinfected(at(minutes=45)))
+    h.tick(at(hours=2))
+    assert h.raised("DIS-IMPORT") == []
+
+
+def test_domestic_batch_from_outside_the_city_has_4h_and_local_batch_no_deadline():
+    h = Harness()
+    h.feed(site(), received("domestic", batch="OUT"), received("domestic", outside=False, batch="LOCAL"))
+    h.tick(at(hours=3, minutes=59))
+    assert h.raised("DIS-DOMESTIC") == []
+    h.tick(at(hours=4, minutes=6))
+    assert [a.subject_id for a in h.raised("DIS-DOMESTIC")] == ["OUT"]
+    h.feed(disinfected(at(hours=4, minutes=30), batch="OUT"))
+    assert h.resolved("DIS-DOMESTIC")[0].late
+
+
+def test_fewer_items_disinfected_than_received_raises_coverage_until_covered():
+    h = Harness()
+    h.feed(site(), received(count=100), disinfected(at(minutes=20), count=60))
+    h.tick(at(hours=2))
+    [alert] = h.raised("DIS-COVERAGE")
+    assert alert.details["disinfected_items"] == 60
+    assert h.raised("DIS-IMPORT") == []
+    h.feed(disinfected(at(hours=2, minutes=5), count=40))
+    assert h.resolved("DIS-COVERAGE")[0].late
+
+
+def test_dispatch_before_any_disinfection_raises_critical_alert():
+    h = Harness()
+    h.feed(site(), received("domestic", outside=False), dispatched(at(minutes=30)))
+    h.tick(at(hours=1))
+    [alert] = h.raised("DIS-BEFORE-DISPATCH")
+    assert alert.severity == "critical"
+
+
+def test_dispatch_after_disinfection_raises_nothing_even_if_recorded_out_of_order():
+    h = Harness()
+    h.feed(site(), received("domestic", outside=False), dispatched(at(minutes=30)), disinfected(at(minutes=20)))
+    h.tick(at(hours=1))
+    assert h.raised("DIS-BEFORE-DISPATCH") == []
+
+
+def test_backfilled_disinfection_before_dispatch_resolves_late():
+    h = Harness()
+    h.feed(site(), received("domestic", outside=False), dispatched(at(minutes=30)))
+    h.tick(at(hours=1))
+    h.feed(disinfected(at(minutes=20)))
+    assert h.resolved("DIS-BEFORE-DISPATCH")[0].late_reason == "record_after_deadline"
+
+
+def test_imported_batch_dispatched_before_4_day_rest_raises_rest_import():
+    h = Harness()
+    h.feed(site(), received(), disinfected(at(minutes=10)), dispatched(at(days=2)))
+    h.tick(at(days=2, hours=1))
+    [alert] = h.raised("REST-IMPORT")
+    assert alert.details["rest_hours"] == 96
+
+
+def test_imported_batch_dispatched_after_rest_raises_nothing():
+    h = Harness()
+    h.feed(site(), received(), disinfected(at(minutes=10)), dispatched(at(days=4, hours=1)))
+    h.tick(at(days=5))
+    assert h.raised("REST-IMPORT") == []
+
+
+def test_settled_batch_state_is_released_after_retention():
+    h = Harness()
+    h.feed(site(), received(), disinfected(at(minutes=10)), dispatched(at(days=4, hours=1)))
+    assert "B1" in h.sites.states["site-a1"]["rules"]["batches"]
+    h.tick(at(days=20))
+    assert h.sites.states["site-a1"]["rules"]["batches"] == {}

@@ -1,0 +1,178 @@
+"""SITE-DISINFECT, SITE-ENV-SAMPLE, INSPECT-MONTHLY, LEDGER-LATE, VEH-OFF-ROUTE, VEH-OVERDUE, VEH-SEAL, VEH-DWELL."""
+
+from __future__ import annotations
+
+from tests import factories
+from tests.factories import DRIVER
+from tests.unit.rules_harness import Harness, at, ev, site
+
+
+def premises(when):
+    return ev("site.disinfected", {"area": "whole_site", "method": "spray", "agent": "过氧乙酸"}, when)
+
+
+def sampled(when):
+    return ev("site.environment_sampled", {"area": "international", "result": "negative"}, when)
+
+
+def inspected(when):
+    return ev("site.inspected", {"inspector_authority": "post-330100", "passed": True}, when)
+
+
+def test_site_disinfected_once_in_a_day_raises_and_second_late_record_resolves():
+    h = Harness()
+    h.feed(site(), premises(at()))
+    h.tick(at(hours=17))  # 2026-11-24 01:00 local, past the day's end plus lateness
+    [alert] = h.raised("SITE-DISINFECT")
+    assert alert.details == {"day": "2026-11-23", "disinfections": 1, "required": 2}
+    h.feed(premises(at(hours=8)))
+    assert h.resolved("SITE-DISINFECT")[0].late_reason == "record_after_deadline"
+
+
+def test_site_disinfected_twice_raises_nothing():
+    h = Harness()
+    h.feed(site(), premises(at()), premises(at(hours=6)))
+    h.tick(at(hours=17))
+    assert h.raised("SITE-DISINFECT") == []
+
+
+def test_international_site_not_sampled_for_7_days_raises_and_sample_resolves():
+    h = Harness()
+    h.feed(site(international=True, since=at(days=-9)), sampled(at(days=-8)))
+    h.tick(at())
+    [alert] = h.raised("SITE-ENV-SAMPLE")
+    assert alert.deadline == at(days=-1)
+    h.feed(sampled(at(minutes=10)))
+    assert h.resolved("SITE-ENV-SAMPLE")[0].late
+
+
+def test_domestic_site_needs_no_environment_sample():
+    h = Harness()
+    h.feed(site(international=False))
+    h.tick(at(days=20))
+    assert h.raised("SITE-ENV-SAMPLE") == []
+
+
+def test_international_site_not_inspected_in_a_month_raises_inspect_monthly():
+    h = Harness()
+    h.feed(site(international=True), sampled(at()))  # registered in October; the watermark is now in November
+    h.feed(inspected(at(days=-25)))  # October's inspection, recorded after October was settled
+    h.tick(at(days=9))  # into December
+    assert [a.details["month"] for a in h.raised("INSPECT-MONTHLY")] == ["2026-10", "2026-11"]
+    assert [(r.subject_id, r.late) for r in h.resolved("INSPECT-MONTHLY")] == [("2026-10", True)]
+
+
+def test_inspected_site_raises_nothing_for_that_month():
+    h = Harness()
+    h.feed(site(international=True, since=at(days=-1)), inspected(at()), sampled(at(days=6)))
+    h.tick(at(days=9))
+    assert h.raised("INSPECT-MONTHLY") == []
+
+
+def test_record_received_over_24h_after_the_fact_raises_ledger_late():
+    h = Harness()
+    h.feed(site())
+    h.feed(factories.health_checked(at=at()), received=at(hours=30))
+    h.feed(factories.health_checked(at=at()), received=at(hours=2))
+    [alert] = h.raised("LEDGER-LATE")
+    assert alert.details["delay_hours"] == 30.0
+
+
+def loop_sites(h: Harness) -> None:
+    h.feed(site(site_id="A"), site(site_id="B", division="330109"), site(site_id="C"))
+    payload = {
+        "route_id": "R-1",
+        "vehicle_id": "V-1",
+        "stops": ["A", "B"],
+        "window_start": at().isoformat(),
+        "window_end": at(hours=3).isoformat(),
+    }
+    h.feed(ev("route.planned", payload, at(hours=-1), site_id="A"))
+    depart = {"vehicle_id": "V-1", "route_id": "R-1", "seal_id": "S-1", "driver_id": DRIVER}
+    h.feed(ev("vehicle.departed", depart, at(), site_id="A"))
+
+
+def arrive(site_id: str, when, intact: bool = True, seal: str = "S-1"):
+    return ev(
+        "vehicle.arrived",
+        {"vehicle_id": "V-1", "route_id": "R-1", "seal_id": seal, "seal_intact": intact},
+        when,
+        site_id,
+    )
+
+
+def test_arrival_at_a_site_off_the_loop_raises_off_route():
+    h = Harness()
+    loop_sites(h)
+    h.feed(arrive("C", at(hours=1)))
+    h.tick(at(hours=2))
+    [alert] = h.raised("VEH-OFF-ROUTE")
+    assert alert.details["site_id"] == "C"
+
+
+def test_unplanned_stop_raises_off_route_and_planned_loop_raises_nothing():
+    h = Harness()
+    loop_sites(h)
+    h.feed(
+        arrive("B", at(hours=2)),
+        ev(
+            "vehicle.departed",
+            {"vehicle_id": "V-1", "route_id": "R-BACK", "seal_id": "S-2", "driver_id": DRIVER},
+            at(hours=2, minutes=30),
+            "B",
+        ),
+    )
+    h.tick(at(hours=6))
+    assert h.raised("VEH-OFF-ROUTE") == h.raised("VEH-OVERDUE") == h.raised("VEH-SEAL") == h.raised("VEH-DWELL") == []
+    stop = {"vehicle_id": "V-1", "route_id": "R-1", "latitude": 30.1, "longitude": 120.3}
+    h.feed(ev("vehicle.stopped", stop, at(hours=7), "A"))
+    h.tick(at(hours=8))
+    assert len(h.raised("VEH-OFF-ROUTE")) == 1
+
+
+def test_vehicle_not_at_last_stop_by_window_plus_30m_is_overdue_and_arrival_resolves_late():
+    h = Harness()
+    loop_sites(h)
+    h.tick(at(hours=3, minutes=34))
+    assert h.raised("VEH-OVERDUE") == []
+    h.tick(at(hours=3, minutes=36))
+    [alert] = h.raised("VEH-OVERDUE")
+    assert alert.deadline == at(hours=3, minutes=30)
+    h.feed(arrive("B", at(hours=4)))
+    assert h.resolved("VEH-OVERDUE")[0].late_reason == "action_after_deadline"
+
+
+def test_arrival_recorded_out_of_order_within_lateness_prevents_overdue():
+    h = Harness()
+    loop_sites(h)
+    h.feed(
+        ev("vehicle.disinfected", {"vehicle_id": "V-1", "method": "spray", "agent": "84"}, at(hours=3, minutes=33), "B")
+    )
+    h.feed(arrive("B", at(hours=3, minutes=29)))
+    h.tick(at(hours=5))
+    assert h.raised("VEH-OVERDUE") == []
+
+
+def test_broken_or_swapped_seal_raises_veh_seal():
+    h = Harness()
+    loop_sites(h)
+    h.feed(arrive("B", at(hours=2), intact=False))
+    h.tick(at(hours=2, minutes=10))
+    assert h.raised("VEH-SEAL")[0].details["seal_intact"] is False
+    h2 = Harness()
+    loop_sites(h2)
+    h2.feed(arrive("B", at(hours=2), seal="S-OTHER"))
+    h2.tick(at(hours=2, minutes=10))
+    assert h2.raised("VEH-SEAL")[0].details["seal_swapped"] is True
+
+
+def test_vehicle_staying_past_2h_raises_dwell_and_departure_resolves_late():
+    h = Harness()
+    loop_sites(h)
+    h.feed(arrive("B", at(hours=1)))
+    h.tick(at(hours=3, minutes=6))
+    [alert] = h.raised("VEH-DWELL")
+    assert alert.details["site_id"] == "B"
+    leave = {"vehicle_id": "V-1", "route_id": "R-1", "seal_id": "S-3", "driver_id": DRIVER}
+    h.feed(ev("vehicle.departed", leave, at(hours=3, minutes=10), "B"))
+    assert h.resolved("VEH-DWELL")[0].late

@@ -1,0 +1,142 @@
+"""STAFF-CHECK, STAFF-FEVER, STAFF-WORKED-SICK, STAFF-TEST-DUE, STAFF-POSITIVE, VEH-DRIVER-TEST."""
+
+from __future__ import annotations
+
+from tests.factories import DRIVER, PSEUDONYM
+from tests.unit.rules_harness import Harness, at, ev, policy, site
+
+OTHER = "ps_11111111111111111111111111111111"
+
+
+def enrolled(role: str = "courier", when=None, staff: str = PSEUDONYM):
+    return ev("staff.enrolled", {"staff_id": staff, "role": role, "employer": "direct"}, when or at(days=-1))
+
+
+def checked(when, temperature: float = 36.6, code: str = "green", staff: str = PSEUDONYM, symptoms=()):
+    payload = {"staff_id": staff, "temperature": temperature, "health_code": code, "symptoms": list(symptoms)}
+    return ev("staff.health_checked", payload, when)
+
+
+def shift(when, staff: str = PSEUDONYM):
+    return ev("staff.shift_started", {"staff_id": staff}, when)
+
+
+def lab_result(sampled, result: str = "negative", staff: str = PSEUDONYM, when=None):
+    payload = {"staff_id": staff, "test_kind": "nucleic_acid", "sampled_at": sampled.isoformat(), "result": result}
+    return ev("staff.tested", payload, when or sampled)
+
+
+def departed(when, driver: str = DRIVER):
+    payload = {"vehicle_id": "V-1", "route_id": "R-1", "seal_id": "S-1", "driver_id": driver}
+    return ev("vehicle.departed", payload, when)
+
+
+def test_on_duty_without_check_by_10_raises_staff_check():
+    h = Harness()
+    h.feed(site(), enrolled(), shift(at(minutes=-30)))  # 07:30 shift, cut-off 10:00
+    h.tick(at(hours=2, minutes=6))
+    [alert] = h.raised("STAFF-CHECK")
+    assert alert.details["staff_id"] == PSEUDONYM
+
+
+def test_check_before_cutoff_raises_nothing_and_late_check_resolves_late():
+    h = Harness()
+    h.feed(site(), enrolled(), shift(at(minutes=-30)), checked(at(minutes=-40)))
+    h.tick(at(hours=3))
+    assert h.raised("STAFF-CHECK") == []
+    h2 = Harness()
+    h2.feed(site(), enrolled(), shift(at(minutes=-30)))
+    h2.tick(at(hours=3))
+    h2.feed(checked(at(minutes=-40)))
+    assert h2.resolved("STAFF-CHECK")[0].late_reason == "record_after_deadline"
+
+
+def test_check_recorded_out_of_order_within_lateness_counts():
+    h = Harness()
+    h.feed(site(), enrolled(), shift(at(hours=1)), checked(at(hours=2, minutes=3)))
+    h.feed(checked(at(hours=1, minutes=59)))
+    h.tick(at(hours=4))
+    assert h.raised("STAFF-CHECK") == []
+
+
+def test_fever_symptom_or_yellow_code_raises_staff_fever_and_normal_check_resolves():
+    h = Harness()
+    h.feed(site(), enrolled(), checked(at(), temperature=37.3))
+    h.feed(checked(at(minutes=1), temperature=36.5, code="yellow", staff=OTHER))
+    h.feed(checked(at(minutes=2), temperature=36.2, staff="ps_22222222222222222222222222222222", symptoms=["cough"]))
+    h.feed(checked(at(minutes=3), temperature=37.2, staff="ps_33333333333333333333333333333333"))
+    h.tick(at(hours=1))
+    assert len(h.raised("STAFF-FEVER")) == 3
+    h.feed(checked(at(days=1), temperature=36.4))
+    assert len(h.resolved("STAFF-FEVER")) == 1
+    assert h.resolved("STAFF-FEVER")[0].late is False
+
+
+def test_shift_after_failed_check_raises_worked_sick_and_not_before():
+    h = Harness()
+    h.feed(site(), enrolled(), shift(at(minutes=-60)), checked(at(), temperature=38.1), shift(at(minutes=30)))
+    h.tick(at(hours=2))
+    [alert] = h.raised("STAFF-WORKED-SICK")
+    assert alert.subject_id.endswith(str(int(at(minutes=30).timestamp() * 1000)))
+
+
+def test_courier_without_negative_test_for_7_days_raises_test_due():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), lab_result(at(days=-8)))
+    h.tick(at(minutes=10))
+    [alert] = h.raised("STAFF-TEST-DUE")
+    assert alert.deadline == at(days=-1)
+    h.feed(lab_result(at(hours=1)))
+    assert h.resolved("STAFF-TEST-DUE")[0].late
+
+
+def test_recent_negative_test_raises_nothing_and_role_intervals_differ():
+    h = Harness()
+    h.feed(site(), enrolled("other_logistics", at(days=-10)), lab_result(at(days=-9)))
+    h.feed(enrolled("international_exposed", at(days=-10), staff=OTHER), lab_result(at(days=-4), staff=OTHER))
+    h.tick(at(minutes=10))
+    # OTHER was untested from enrolment until day -4 (raised then resolved) and is due again at day -0.5
+    assert {a.details["role"] for a in h.raised("STAFF-TEST-DUE")} == {"international_exposed"}
+    assert len(h.resolved("STAFF-TEST-DUE")) == 1
+
+
+def test_response_profile_makes_tests_due_every_2_days():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), lab_result(at(days=-3)), policy("response", at(days=-5)))
+    h.tick(at(minutes=10))
+    assert [a.profile for a in h.raised("STAFF-TEST-DUE")] == ["response"]
+
+
+def test_positive_result_raises_with_contacts_on_duty_and_vehicles_that_called():
+    h = Harness()
+    h.feed(site(), enrolled(), enrolled(staff=OTHER), shift(at(days=-1), staff=OTHER))
+    h.feed(shift(at(days=-10), staff="ps_44444444444444444444444444444444"))
+    h.feed(ev("vehicle.arrived", {"vehicle_id": "V-9", "seal_intact": True}, at(days=-2)))
+    h.feed(lab_result(at(), result="positive"))
+    h.tick(at(hours=1))
+    [alert] = h.raised("STAFF-POSITIVE")
+    assert alert.details["contacts_staff"] == [OTHER]
+    assert alert.details["contacts_vehicles"] == ["V-9"]
+    assert alert.severity == "critical"
+
+
+def test_negative_result_raises_no_positive_alert():
+    h = Harness()
+    h.feed(site(), enrolled(), lab_result(at()))
+    h.tick(at(hours=1))
+    assert h.raised("STAFF-POSITIVE") == []
+
+
+def test_driver_departing_without_negative_test_in_24h_raises_driver_test():
+    h = Harness()
+    h.feed(site(), enrolled("driver", staff=DRIVER), lab_result(at(hours=-30), staff=DRIVER), departed(at()))
+    h.tick(at(hours=1))
+    [alert] = h.raised("VEH-DRIVER-TEST")
+    assert alert.details["driver_id"] == DRIVER
+
+
+def test_driver_with_test_recorded_out_of_order_within_lateness_is_fine():
+    h = Harness()
+    h.feed(site(), enrolled("driver", staff=DRIVER), departed(at()), lab_result(at(hours=-20), staff=DRIVER, when=at()))
+    h.tick(at(hours=1))
+    assert h.raised("VEH-DRIVER-TEST") == []
