@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     topic_events: str = "tongfang.events"
     topic_deadletter: str = "tongfang.deadletter"
     topic_alerts: str = "tongfang.alerts"
+    topic_vehicles: str = Field("tongfang.vehicle-events", description="Vehicle events re-keyed by vehicle.")
+    topic_deliveries: str = Field("tongfang.alert-deliveries", description="Webhook delivery records.")
     topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic (the unit of scale-out).")
     topic_replication: int = Field(1, ge=1)
 
@@ -51,11 +53,21 @@ class Settings(BaseSettings):
     sink_batch_records: int = Field(2000, description="Kafka records the sink gathers before one insert.")
     sink_flush_seconds: float = Field(0.5, description="Longest wait before a partial batch is inserted.")
 
+    rule_catalogue: Path | None = Field(None, description="Rule catalogue YAML; default the one in streams/.")
+    clock_tick_seconds: float = Field(5.0, ge=0, description="Clock ticks per partition; 0 turns them off.")
+    notify_routes: Path | None = Field(None, description="Webhook routes YAML for the notifier.")
+    notify_db: Path | None = Field(None, description="Delivery ledger; default <data_dir>/notify.sqlite.")
+    notify_max_attempts: int = Field(8, ge=1, description="Webhook attempts before a delivery is recorded failed.")
+
     pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for staff pseudonyms (>= 16 bytes).")
 
     @cached_property
     def chdb_dir(self) -> Path:
         return self.chdb_path or self.data_dir / "chdb"
+
+    @cached_property
+    def notify_db_path(self) -> Path:
+        return self.notify_db or self.data_dir / "notify.sqlite"
 
     @cached_property
     def ingest_db_path(self) -> Path:

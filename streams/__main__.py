@@ -6,6 +6,8 @@ import faust
 
 from deploy.settings import Settings
 from streams.app import create_app
+from streams.compliance.catalogue import DEFAULT_CATALOGUE
+from streams.compliance.catalogue import load as load_catalogue
 from streams.logs import configure
 from streams.topics import ensure_topics
 from streams.warehouse import migrate, open_warehouse
@@ -17,7 +19,7 @@ def main() -> None:
     ensure_topics(settings)
     warehouse = open_warehouse(settings)
     migrate(warehouse)
-    app = create_app(settings, warehouse)
+    app = create_app(settings, warehouse, load_catalogue(settings.rule_catalogue or DEFAULT_CATALOGUE))
     worker = faust.Worker(app, loglevel=settings.log_level.lower().replace("warning", "warn"), redirect_stdouts=False)
     worker.execute_from_commandline()
 

@@ -1,4 +1,9 @@
-"""The faust worker: events topic -> ClickHouse sink, bad records -> dead-letter topic and table.
+"""The faust worker: events topic -> ClickHouse sink and compliance rules -> alerts.
+
+Agents: `sink` stores events (bad records go to the dead-letter topic and table); `rules` folds
+events into per-site rule state and re-keys vehicle events; `vehicle-rules` folds those per
+vehicle; `alert-sink` and `delivery-sink` store alerts and webhook deliveries. Rule state lives in
+faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the source partition.
 
 Offsets are committed only for records whose batch was stored: `take_events` acks a batch after
 the loop body returns, and the body retries the insert until it succeeds rather than raise (an
@@ -10,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import faust
 import orjson
@@ -20,7 +27,10 @@ import structlog
 from tenacity import AsyncRetrying, stop_never, wait_exponential
 
 from deploy.settings import Settings
-from streams.sink import DeadLetter, Record, Sink, SinkResult
+from schemas.clock import CLOCK_KEY, encode_tick
+from streams.compliance.catalogue import Catalogue
+from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
+from streams.sink import DeadLetter, Record, RowSink, Sink, SinkResult, alert_key, alert_row, delivery_row
 from streams.warehouse import Warehouse
 from streams.web import register_pages
 
@@ -45,7 +55,37 @@ class SinkStats:
         self.last_batch_at = time.time()
 
 
-def create_app(settings: Settings, warehouse: Warehouse) -> faust.App:
+T = TypeVar("T")
+
+
+class PartitionKeyedTable(faust.Table):  # type: ignore[type-arg]
+    """A table whose keys say their partition ("3|site-a1"), so state can be written from a
+    batch of events (outside faust's per-event context) and still lands on the source partition."""
+
+    def partition_for_key(self, key: Any) -> int:
+        text = key.decode() if isinstance(key, bytes) else str(key)
+        return int(text.split("|", 1)[0])
+
+
+class TableStore:
+    def __init__(self, table: faust.Table) -> None:  # type: ignore[type-arg]
+        self._table = table
+
+    # Keys are bytes: the raw codec gives bytes back when the table is recovered from its changelog.
+    def load(self, partition: int) -> dict[str, Any]:
+        prefix = f"{partition}|".encode()
+        return {
+            key[len(prefix) :].decode(): orjson.loads(value)
+            for key, value in self._table.items()
+            if key.startswith(prefix)
+        }
+
+    def save(self, partition: int, states: dict[str, Any]) -> None:
+        for key, state in states.items():
+            self._table[f"{partition}|{key}".encode()] = orjson.dumps(state)
+
+
+def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -> faust.App:
     app = faust.App(
         "tongfang-worker",
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
@@ -61,13 +101,37 @@ def create_app(settings: Settings, warehouse: Warehouse) -> faust.App:
         topic_replication_factor=settings.topic_replication,
         topic_allow_declare=False,
     )
-    events_topic = app.topic(settings.topic_events, key_serializer="raw", value_serializer="raw")
-    deadletter_topic = app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw")
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+    events_topic = topic(settings.topic_events)
+    deadletter_topic = topic(settings.topic_deadletter)
+    alerts_topic = topic(settings.topic_alerts)
+    vehicles_topic = topic(settings.topic_vehicles)
+    deliveries_topic = topic(settings.topic_deliveries)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
     sink = Sink(warehouse)
+    alert_sink = RowSink(warehouse, "alerts", alert_row, ("toString(alert_id) || alert_type", alert_key))
+    delivery_sink = RowSink(warehouse, "alert_deliveries", delivery_row, None)
     stats = SinkStats()
 
-    async def store(records: list[Record]) -> SinkResult:
+    def state_table(name: str) -> StateStore:
+        table = PartitionKeyedTable(
+            app,
+            name=name,
+            beacon=app.tables.beacon,
+            partitions=settings.topic_partitions,
+            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+            help=f"compliance rule state ({name})",
+        )
+        app.tables.add(table)
+        return TableStore(table)
+
+    site_rules = SiteRules(catalogue, state_table("site-rule-state"))
+    vehicle_rules = VehicleRules(catalogue, state_table("vehicle-rule-state"))
+
+    async def in_warehouse(write: Callable[[list[Record]], T], records: list[Record]) -> T:
         loop = asyncio.get_running_loop()
         async for attempt in AsyncRetrying(
             wait=wait_exponential(multiplier=0.2, max=30),
@@ -79,8 +143,17 @@ def create_app(settings: Settings, warehouse: Warehouse) -> faust.App:
             ),
         ):
             with attempt:
-                return await loop.run_in_executor(executor, sink.write, records)
+                return await loop.run_in_executor(executor, write, records)
         raise AssertionError("unreachable: the retry loop never stops")
+
+    async def publish(out: Output) -> None:
+        """Send alerts and re-keyed records and wait for the acks, before rule state is saved."""
+        pending = [await alerts_topic.send(key=key, value=value) for key, value in out.alert_records()]
+        pending += [await vehicles_topic.send(key=key, value=value) for key, value in out.forwards]
+        for key, value in out.broadcasts:
+            for partition in range(settings.topic_partitions):
+                pending.append(await vehicles_topic.send(key=key, value=value, partition=partition))
+        await asyncio.gather(*pending)
 
     async def park(letters: list[DeadLetter]) -> None:
         pending = [
@@ -106,10 +179,54 @@ def create_app(settings: Settings, warehouse: Warehouse) -> faust.App:
         )
         async for batch in batches:
             records = [_record(event) for event in batch]
-            result = await store(records)
+            result = await in_warehouse(sink.write, records)
             await park(result.parked)
             stats.add(len(records), result)
             log.debug("batch_stored", records=len(records), stored=result.stored, duplicates=result.duplicates)
+
+    def rules_agent(topic_: faust.TopicT, name: str, rules: SiteRules | VehicleRules) -> None:
+        @app.agent(topic_, name=name)
+        async def evaluate(stream: faust.StreamT[bytes]) -> None:
+            batches = stream.take_events(  # type: ignore[attr-defined]
+                settings.sink_batch_records, within=settings.sink_flush_seconds
+            )
+            async for batch in batches:
+                out = rules.handle([_record(event) for event in batch])
+                await publish(out)
+                rules.checkpoint()
+                for alert in out.alerts:
+                    log.info(
+                        "alert", type=type(alert).__name__, rule=alert.rule_id, site=alert.site_id, id=alert.alert_id
+                    )
+
+    rules_agent(events_topic, "rules", site_rules)
+    rules_agent(vehicles_topic, "vehicle-rules", vehicle_rules)
+
+    def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
+        @app.agent(topic_, name=name)
+        async def store_rows(stream: faust.StreamT[bytes]) -> None:
+            batches = stream.take_events(  # type: ignore[attr-defined]
+                settings.sink_batch_records, within=settings.sink_flush_seconds
+            )
+            async for batch in batches:
+                await in_warehouse(row_sink.write, [_record(event) for event in batch])
+
+    row_sink_agent(alerts_topic, "alert-sink", alert_sink)
+    row_sink_agent(deliveries_topic, "delivery-sink", delivery_sink)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked: set[Any] = args[0]
+        site_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_events})
+        vehicle_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_vehicles})
+
+    if settings.clock_tick_seconds > 0:
+
+        @app.timer(settings.clock_tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+        async def tick() -> None:
+            value = encode_tick(datetime.now(UTC))
+            for partition in range(settings.topic_partitions):
+                await events_topic.send(key=CLOCK_KEY, value=value, partition=partition)
 
     register_pages(app, warehouse, executor, lambda: asdict(stats))
     return app

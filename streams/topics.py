@@ -17,7 +17,13 @@ def ensure_topics(settings: Settings) -> None:
         existing = set(admin.list_topics())
         wanted = [
             NewTopic(name, settings.topic_partitions, settings.topic_replication)
-            for name in (settings.topic_events, settings.topic_deadletter, settings.topic_alerts)
+            for name in (
+                settings.topic_events,
+                settings.topic_deadletter,
+                settings.topic_alerts,
+                settings.topic_vehicles,
+                settings.topic_deliveries,
+            )
             if name not in existing
         ]
         if wanted:
