@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     dedupe_window_days: int = Field(30, description="How long ingest remembers event ids to answer duplicate.")
     record_max_events: int = Field(500, description="Most events ingest puts in one Kafka record.")
 
+    worker_group: str = Field(
+        "tongfang-worker", description="faust app id: the workers' consumer group and changelog topic prefix."
+    )
+    worker_session_timeout: float = Field(
+        10.0, description="Seconds before a silent worker's partitions move to the others (failover time)."
+    )
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
     sink_batch_records: int = Field(2000, description="Kafka records the sink gathers before one insert.")
@@ -55,6 +61,9 @@ class Settings(BaseSettings):
 
     rule_catalogue: Path | None = Field(None, description="Rule catalogue YAML; default the one in streams/.")
     clock_tick_seconds: float = Field(5.0, ge=0, description="Clock ticks per partition; 0 turns them off.")
+    notify_group: str = Field("tongfang-notify", description="The notifiers' consumer group.")
+    notify_host: str = "127.0.0.1"
+    notify_port: int = Field(6067, description="The notifier's health and stats endpoint.")
     notify_routes: Path | None = Field(None, description="Webhook routes YAML for the notifier.")
     notify_db: Path | None = Field(None, description="Delivery ledger; default <data_dir>/notify.sqlite.")
     notify_max_attempts: int = Field(8, ge=1, description="Webhook attempts before a delivery is recorded failed.")

@@ -109,6 +109,13 @@ class LocalStack:
                 logs / "worker.log",
                 f"http://{settings.worker_web_host}:{settings.worker_web_port}/health",
             ),
+            "notify": Service(
+                "notify",
+                "services.notify",
+                env,
+                logs / "notify.log",
+                f"http://{settings.notify_host}:{settings.notify_port}/health",
+            ),
             "ingest": Service(
                 "ingest",
                 "services.ingest",

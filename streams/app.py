@@ -68,26 +68,23 @@ class PartitionKeyedTable(faust.Table):  # type: ignore[type-arg]
 
 
 class TableStore:
+    """Rule state in a faust table: JSON values under "<partition>|<key>" keys."""
+
     def __init__(self, table: faust.Table) -> None:  # type: ignore[type-arg]
         self._table = table
 
-    # Keys are bytes: the raw codec gives bytes back when the table is recovered from its changelog.
     def load(self, partition: int) -> dict[str, Any]:
-        prefix = f"{partition}|".encode()
-        return {
-            key[len(prefix) :].decode(): orjson.loads(value)
-            for key, value in self._table.items()
-            if key.startswith(prefix)
-        }
+        prefix = f"{partition}|"
+        return {key[len(prefix) :]: value for key, value in self._table.items() if key.startswith(prefix)}
 
     def save(self, partition: int, states: dict[str, Any]) -> None:
         for key, state in states.items():
-            self._table[f"{partition}|{key}".encode()] = orjson.dumps(state)
+            self._table[f"{partition}|{key}"] = state
 
 
 def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -> faust.App:
     app = faust.App(
-        "tongfang-worker",
+        settings.worker_group,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
         web_enabled=True,
@@ -97,9 +94,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.worker_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout / 3),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
-        topic_allow_declare=False,
     )
 
     def topic(name: str) -> faust.TopicT:
@@ -122,7 +120,6 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             name=name,
             beacon=app.tables.beacon,
             partitions=settings.topic_partitions,
-            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
             help=f"compliance rule state ({name})",
         )
         app.tables.add(table)

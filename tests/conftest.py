@@ -61,6 +61,8 @@ def stack_settings(kafka: KafkaBroker, data_dir: Path, **overrides: Any) -> Sett
         ingest_port=free_port(),
         worker_web_port=free_port(),
         sink_flush_seconds=0.2,
+        worker_group=f"worker-{suffix}",
+        notify_group=f"notify-{suffix}",
         **overrides,
     )
 

@@ -17,7 +17,6 @@ from streams.compliance.rules.vehicles import Vehicles
 
 REGISTRY_EVENTS = (SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered, RoutePlanned, PolicyLevelChanged)
 SITE_ACTIVITY: tuple[type[Event], ...] = tuple(cls for cls in EVENT_CLASSES if cls not in REGISTRY_EVENTS)
-ALL_SITE_EVENTS: tuple[type[Event], ...] = tuple(cls for cls in EVENT_CLASSES if cls is not PolicyLevelChanged)
 VEHICLE_EVENTS: tuple[type[Event], ...] = (
     RoutePlanned,
     VehicleDeparted,
@@ -28,7 +27,7 @@ VEHICLE_EVENTS: tuple[type[Event], ...] = (
 
 
 def site_engine(catalogue: Catalogue, states: dict[str, State] | None = None) -> Engine:
-    logics: list[RuleLogic] = [Sites(), Disinfection(), Staff(), ActiveDays(SITE_ACTIVITY), LedgerLate(ALL_SITE_EVENTS)]
+    logics: list[RuleLogic] = [Sites(), Disinfection(), Staff(), ActiveDays(SITE_ACTIVITY), LedgerLate(SITE_ACTIVITY)]
     return Engine(catalogue, logics, states or {})
 
 
