@@ -54,7 +54,7 @@ def start_stack(kafka, tmp_path: Path, receiver: Receiver, catalogue: Path | Non
     return StackClient(stack)
 
 
-def alerts(client: StackClient, batch: str) -> list[dict]:
+def alerts(client: StackClient, batch: str) -> list[dict[str, object]]:
     return client.query(
         "SELECT toString(alert_id) AS id, alert_type, rule_id, late, late_reason, division_code FROM alerts "
         f"WHERE subject_id = '{batch}' ORDER BY alert_type, at"
