@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -54,7 +55,7 @@ def start_stack(kafka, tmp_path: Path, receiver: Receiver, catalogue: Path | Non
     return StackClient(stack)
 
 
-def alerts(client: StackClient, batch: str) -> list[dict[str, object]]:
+def alerts(client: StackClient, batch: str) -> list[dict[str, Any]]:
     return client.query(
         "SELECT toString(alert_id) AS id, alert_type, rule_id, late, late_reason, division_code FROM alerts "
         f"WHERE subject_id = '{batch}' ORDER BY alert_type, at"
