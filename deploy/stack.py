@@ -138,16 +138,21 @@ class LocalStack:
         return {f"TONGFANG_{name.upper()}": str(value) for name, value in values.items()}
 
     def start(self) -> LocalStack:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.broker is not None:
-            self.broker.start()
+        """Start everything and wait until each answers; on failure stop what was started."""
         from streams.topics import ensure_topics
 
-        ensure_topics(self.settings)
-        for service in self.services.values():
-            service.start()
-        for service in self.services.values():
-            service.wait_ready()
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.broker is not None:
+                self.broker.start()
+            ensure_topics(self.settings)
+            for service in self.services.values():
+                service.start()
+            for service in self.services.values():
+                service.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

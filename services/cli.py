@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import orjson
@@ -101,6 +105,110 @@ def migrate() -> None:
     click.echo("\n".join(applied) if applied else "up to date")
 
 
+@main.command()
+@click.option(
+    "--since", "since", required=True, help="Start of the range (ISO date or time; Asia/Shanghai if no offset)."
+)
+@click.option("--until", "until", required=True, help="End of the range, exclusive.")
+@click.option("--catalogue", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Rule catalogue YAML.")
+@click.option("--compare", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A second catalogue.")
+@click.option("--source", type=click.Choice(["warehouse", "kafka"]), default="warehouse", show_default=True)
+@click.option("--jsonl", is_flag=True, help="Print the alerts as JSON lines instead of a summary.")
+def replay(since: str, until: str, catalogue: Path | None, compare: Path | None, source: str, jsonl: bool) -> None:
+    """Re-run a rule catalogue over stored events and print the alerts; with --compare, the difference."""
+    import msgspec
+
+    from streams.compliance.catalogue import DEFAULT_CATALOGUE, CatalogueError, load
+    from streams.compliance.replay import compare as diff
+    from streams.compliance.replay import replay as run
+    from streams.history import WorkerReader, from_kafka, from_warehouse
+
+    settings = Settings()
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    try:
+        base = load(catalogue or settings.rule_catalogue or DEFAULT_CATALOGUE)
+        other = load(compare) if compare else None
+    except CatalogueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if source == "kafka":
+        log = list(from_kafka(settings, start, end))
+    else:
+        log = list(from_warehouse(WorkerReader(settings), start, end))
+    alerts = run(base, log, end)
+    if jsonl:
+        for alert in alerts:
+            click.echo(msgspec.json.encode(alert).decode())
+        return
+    raised = Counter(alert.rule_id for alert in alerts if type(alert).__name__ == "AlertRaised")
+    click.echo(f"{len(log)} log entries, catalogue {base.version}: {sum(raised.values())} alerts raised")
+    for rule_id, count in sorted(raised.items()):
+        click.echo(f"  {rule_id:<20} {count:>7}  {base.rule(rule_id).title.zh}")
+    if other is None:
+        return
+    differences = diff(alerts, run(other, log, end))
+    click.echo(f"with {compare} (version {other.version}):")
+    if not differences:
+        click.echo("  no difference")
+    for difference in differences:
+        sites = ", ".join(f"{site} ({count})" for site, count in difference.sites)
+        click.echo(f"  {difference.rule_id:<20} +{difference.added} / -{difference.removed}  at {sites or '-'}")
+
+
+@main.group()
+def policy() -> None:
+    """Epidemic-response level per jurisdiction (posted by a regulator)."""
+
+
+@policy.command("set")
+@click.argument("division_code")
+@click.argument("level", type=click.Choice(["normal", "response"]))
+@click.option("--authority", required=True, help="Issuing authority id, e.g. post-330100.")
+@click.option("--at", "effective", default=None, help="When it takes effect (ISO time); default now.")
+def policy_set(division_code: str, level: str, authority: str, effective: str | None) -> None:
+    """Put LEVEL in force for DIVISION_CODE, on every partition of the events topic."""
+    import uuid
+
+    from kafka import KafkaProducer
+
+    from schemas import events
+
+    settings = Settings()
+    moment = _moment(effective, "--at") if effective else datetime.now(ZoneInfo("Asia/Shanghai"))
+    body = orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "policy.level_changed",
+            "occurred_at": moment.isoformat(),
+            "received_at": datetime.now(ZoneInfo("Asia/Shanghai")).isoformat(),
+            "enterprise_id": authority,
+            "site_id": division_code,
+            "payload": {"division_code": division_code, "level": level},
+        }
+    )
+    try:
+        events.decode(body)
+    except events.InvalidEvent as exc:
+        raise click.ClickException(f"{exc.field}: {exc.reason}") from None
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
+    try:
+        partitions = sorted(producer.partitions_for(settings.topic_events))
+        for partition in partitions:  # every partition's rules see the change in their own log order
+            producer.send(settings.topic_events, key=division_code.encode(), value=body, partition=partition).get(30)
+    finally:
+        producer.close()
+    click.echo(f"{division_code}: {level} from {moment.isoformat()} ({len(partitions)} partitions)")
+
+
+def _moment(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            "expected an ISO date or time, e.g. 2026-11-23 or 2026-11-23T08:00", param_hint=option
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
 def _check_identifier(value: str) -> None:
     import re
 
@@ -108,3 +216,7 @@ def _check_identifier(value: str) -> None:
 
     if not re.match(IDENTIFIER_PATTERN, value):
         raise click.BadParameter("letters, digits and _.:- ; 1 to 64 characters", param_hint="ENTERPRISE_ID")
+
+
+if __name__ == "__main__":
+    main()

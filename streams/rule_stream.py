@@ -19,10 +19,9 @@ from schemas import events
 from schemas.alerts import AnyAlert
 from schemas.clock import CLOCK_KEY, decode_tick
 from schemas.policy import PolicyLevelChanged
-from schemas.registry import SiteRegistered
 from streams.compliance.catalogue import Catalogue
 from streams.compliance.engine import Engine, Position, State
-from streams.compliance.rulebook import site_engine, vehicle_engine, vehicle_of
+from streams.compliance.rulebook import admissible, site_engine, vehicle_engine, vehicle_of
 from streams.sink import Record
 
 _alert_encoder = msgspec.json.Encoder()
@@ -110,7 +109,7 @@ class SiteRules(PartitionedRules):
             out.broadcasts.append((event.site_id.encode(), _forwarded(None, bytes(raw))))
             return
         site = engine.states.get(event.site_id, {}).get("site")
-        if not _admissible(event, site):
+        if not admissible(event, site):
             return
         out.alerts += engine.process(event.site_id, event, position)
         vehicle = vehicle_of(event)
@@ -143,13 +142,6 @@ def _raw_events(value: bytes) -> list[msgspec.Raw]:
         return events.split(value)
     except events.InvalidEvent:
         return []
-
-
-def _admissible(event: events.AnyEvent, site: dict[str, Any] | None) -> bool:
-    """The sink's rule: a registered site, posted for by the enterprise it is registered to."""
-    if site is None:
-        return isinstance(event, SiteRegistered)
-    return bool(site["enterprise_id"] == event.enterprise_id)
 
 
 def _forwarded(site: dict[str, Any] | None, raw_event: bytes) -> bytes:

@@ -42,3 +42,10 @@ def vehicle_of(event: Event) -> str | None:
     if isinstance(event, VEHICLE_EVENTS):
         return str(event.payload.vehicle_id)  # type: ignore[attr-defined]
     return None
+
+
+def admissible(event: Event, site: State | None) -> bool:
+    """The sink's rule, applied before evaluating: a registered site, posted for by its own enterprise."""
+    if site is None:
+        return isinstance(event, SiteRegistered)
+    return bool(site["enterprise_id"] == event.enterprise_id)

@@ -139,3 +139,55 @@ def test_worker_restarted_between_receipt_and_deadline_raises_exactly_one_alert(
             assert hooks
         finally:
             client.stack.stop()
+
+
+def test_replay_of_the_kafka_log_gives_the_same_alerts_as_the_live_worker(kafka, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    with Receiver() as receiver:
+        client = start_stack(kafka, tmp_path, receiver)
+        try:
+            token = client.create_enterprise("ent-a")
+            client.post(factories.site_registered(at=now() - timedelta(hours=12)), token)
+            start = now() - timedelta(hours=10)
+            batch = []
+            for n in range(12):
+                origin = "imported" if n % 2 else "domestic"
+                batch.append(
+                    factories.parcels_received(batch=f"R{n}", origin=origin, at=start + timedelta(minutes=n * 20))
+                )
+                if n % 3 == 0:
+                    batch.append(
+                        factories.parcels_disinfected(batch=f"R{n}", at=start + timedelta(minutes=n * 20 + 30))
+                    )
+            assert client.post(batch, token)[0] == 202
+            expected = 8  # 12 batches, 4 disinfected in time
+            live = wait_until(
+                lambda: (
+                    (
+                        rows := client.query(
+                            "SELECT toString(alert_id) AS id FROM alerts WHERE alert_type = 'alert.raised' "
+                            "AND rule_id IN ('DIS-IMPORT', 'DIS-DOMESTIC') ORDER BY id"
+                        )
+                    )
+                    and len(rows) == expected
+                    and rows
+                )
+            )
+            env = {**os.environ, **client.stack.environment()}
+            for source in ("kafka", "warehouse"):
+                command = [sys.executable, "-m", "services.cli", "replay", "--source", source, "--jsonl"]
+                command += ["--since", (now() - timedelta(days=1)).isoformat(), "--until", now().isoformat()]
+                result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+                assert result.returncode == 0, result.stderr
+                output = result.stdout
+                replayed = sorted(
+                    line.split('"alert_id":"')[1].split('"')[0]
+                    for line in output.splitlines()
+                    if '"alert.raised"' in line and ('"DIS-IMPORT"' in line or '"DIS-DOMESTIC"' in line)
+                )
+                assert replayed == [row["id"] for row in live], source
+        finally:
+            client.stack.stop()
