@@ -31,7 +31,7 @@ def main() -> None:
     settings = Settings()
     configure("WARNING")
     stack = LocalStack.from_settings(settings)
-    print(f"Starting Kafka, the stream worker and the ingest API (data in {settings.data_dir}/) ...", flush=True)
+    print(f"Starting Kafka, the stream worker, the notifier and the ingest API (data in {settings.data_dir}/) ...", flush=True)
     try:
         stack.start()
     except (ServiceError, RuntimeError) as exc:
@@ -106,6 +106,7 @@ Tongfang is running.
   Kafka            {settings.kafka_bootstrap}   topics {settings.topic_events}, {settings.topic_deadletter}
   ingest API       {ingest}/v1/events      (API docs: {ingest}/docs)
   stream worker    {worker}/stats          (read-only SQL: {worker}/query?sql=...)
+  notifier         http://{settings.notify_host}:{settings.notify_port}/stats   (routes: {settings.notify_routes or "none; set TONGFANG_NOTIFY_ROUTES"})
   warehouse        chDB in {settings.chdb_dir}/
   logs             {settings.data_dir}/logs/
 
@@ -119,8 +120,9 @@ Post an event:
       "enterprise_id": "{DEMO_ENTERPRISE}", "site_id": "{site}",
       "payload": {{"batch_id": "B-0001", "item_count": 120, "origin": "imported", "origin_country": "KR"}}}}'
 
-Look at it:
+Look at it (an imported batch with no disinfection record raises DIS-IMPORT an hour later):
   .venv/bin/tongfang sql "SELECT event_type, site_id, occurred_at FROM raw_events ORDER BY occurred_at DESC LIMIT 10"
+  .venv/bin/tongfang sql "SELECT alert_type, rule_id, site_id, subject_id, at FROM alerts ORDER BY at DESC LIMIT 10"
 
 Ctrl-C stops everything.""",
         flush=True,
