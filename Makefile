@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KAFKA_LIB := deploy/kafka/lib
 STAMP := $(VENV)/.installed
 
-.PHONY: install kafka-jars run test lint unit integration schemas bench soak clean
+.PHONY: install kafka-jars run test lint unit integration schemas dashboards bench soak clean
 
 install: $(STAMP) kafka-jars
 
@@ -45,3 +45,6 @@ test: install lint
 
 clean:
 	rm -rf data build *.egg-info
+
+dashboards: $(STAMP)
+	$(PY) -m dashboards.build

@@ -31,7 +31,10 @@ def main() -> None:
     settings = Settings()
     configure("WARNING")
     stack = LocalStack.from_settings(settings)
-    print(f"Starting Kafka, the stream worker, the notifier and the ingest API (data in {settings.data_dir}/) ...", flush=True)
+    print(
+        f"Starting Kafka, the stream worker, the notifier and the ingest API (data in {settings.data_dir}/) ...",
+        flush=True,
+    )
     try:
         stack.start()
     except (ServiceError, RuntimeError) as exc:
@@ -100,13 +103,14 @@ def _print_welcome(settings: Settings, token: str) -> None:
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
     worker = f"http://{settings.worker_web_host}:{settings.worker_web_port}"
     site = DEMO_SITES[1][0]
+    routes = settings.notify_routes or "none yet: set TONGFANG_NOTIFY_ROUTES"
     print(
         f"""
 Tongfang is running.
   Kafka            {settings.kafka_bootstrap}   topics {settings.topic_events}, {settings.topic_deadletter}
   ingest API       {ingest}/v1/events      (API docs: {ingest}/docs)
   stream worker    {worker}/stats          (read-only SQL: {worker}/query?sql=...)
-  notifier         http://{settings.notify_host}:{settings.notify_port}/stats   (routes: {settings.notify_routes or "none; set TONGFANG_NOTIFY_ROUTES"})
+  notifier         http://{settings.notify_host}:{settings.notify_port}/stats   (routes: {routes})
   warehouse        chDB in {settings.chdb_dir}/
   logs             {settings.data_dir}/logs/
 

@@ -166,6 +166,8 @@ class Engine:
         ctx = Context(self, key, state, alerts, event)
         for logic in self._handlers.get(type(event), ()):
             logic.observe(ctx, event)
+        # A late record may have scheduled a check that is already due: settle it before the next record.
+        alerts += self._fire_due()
         return alerts
 
     def tick(self, now: datetime) -> list[AnyAlert]:
@@ -181,9 +183,11 @@ class Engine:
 
     def _advance(self, watermark: int) -> list[AnyAlert]:
         clock = self.states[self.CLOCK]
-        if watermark <= clock["watermark"]:
-            return []
-        clock["watermark"] = watermark
+        clock["watermark"] = max(clock["watermark"], watermark)
+        return self._fire_due()
+
+    def _fire_due(self) -> list[AnyAlert]:
+        watermark = self.watermark
         alerts: list[AnyAlert] = []
         while self._timers and self._timers[0][0] <= watermark:
             due, _, key, rule_id, subject = heapq.heappop(self._timers)
@@ -255,6 +259,10 @@ class Context:
         self.cancel(rule_id, subject)
         self.state["timers"].append([due, rule_id, subject])
         self.engine._push(due, self.key, rule_id, subject)
+
+    def pending(self, rule_id: str, subject: str) -> int | None:
+        """The due time of a scheduled check, if there is one."""
+        return next((t[0] for t in self.state["timers"] if t[1] == rule_id and t[2] == subject), None)
 
     def cancel(self, rule_id: str, subject: str) -> None:
         self.state["timers"] = [t for t in self.state["timers"] if not (t[1] == rule_id and t[2] == subject)]

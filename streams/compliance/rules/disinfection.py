@@ -132,6 +132,8 @@ class Disinfection:
         first, deadline = batch["first_disinfected"], batch["deadline"]
         if first is None or first > deadline:
             ctx.raise_alert(rule_id, "batch", batch_id, deadline, batch["evidence"], _details(batch))
+            if first is not None:  # disinfected late, and already on record: the alert is settled as late
+                ctx.resolve_alert(rule_id, batch_id, batch["evidence"], action_at=first)
         elif batch["disinfected_items"] < batch["received_items"]:
             ctx.raise_alert("DIS-COVERAGE", "batch", batch_id, deadline, batch["evidence"], _details(batch))
 

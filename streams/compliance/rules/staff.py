@@ -140,6 +140,8 @@ class Staff:
             ctx.raise_alert(
                 "STAFF-CHECK", "staff", subject, ctx.now, [], {"staff_id": staff_id, "day": day_label(int(day))}
             )
+            if checked is not None:  # checked after the cut-off, already on record
+                ctx.resolve_alert("STAFF-CHECK", subject, [], action_at=checked)
 
     def _fever(self, ctx: Context, subject: str) -> None:
         staff_id, at = subject.split("|")
@@ -169,6 +171,9 @@ class Staff:
             person.setdefault("positives", {})[str(sampled)] = str(event.event_id)
             ctx.schedule(at, "STAFF-POSITIVE", f"{payload.staff_id}|{sampled}")
             return
+        due = ctx.pending("STAFF-TEST-DUE", payload.staff_id)
+        if due is not None and sampled > due:  # overdue, but the check has not run yet: settle it as late
+            self._test_due(ctx, payload.staff_id, at=due)
         person["last_negative"] = max(person["last_negative"] or sampled, sampled)
         ctx.resolve_alert("STAFF-TEST-DUE", payload.staff_id, [str(event.event_id)], action_at=sampled)
         self._arm_test_due(ctx, payload.staff_id, person)
@@ -184,13 +189,14 @@ class Staff:
     def _interval(self, ctx: Context, person: dict[str, Any], at: int) -> int:
         return ms_of(ctx.limits("STAFF-TEST-DUE", at).intervals[person["role"]])
 
-    def _test_due(self, ctx: Context, staff_id: str) -> None:
+    def _test_due(self, ctx: Context, staff_id: str, at: int | None = None) -> None:
         person = self._person(ctx, staff_id)
         if not person["active"] or person["role"] is None:
             return
+        now = ctx.now if at is None else at
         base = person["last_negative"] or person["since"]
-        due = base + self._interval(ctx, person, ctx.now)
-        if due > ctx.now:  # a stricter or looser profile moved it: check again then
+        due = base + self._interval(ctx, person, now)
+        if due > now:  # a stricter or looser profile moved it: check again then
             ctx.schedule(due, "STAFF-TEST-DUE", staff_id)
             return
         ctx.raise_alert(

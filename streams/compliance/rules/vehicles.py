@@ -113,6 +113,11 @@ class Vehicles:
             ctx.schedule(at, "VEH-SEAL", subject)
         if route is not None and trip.get("subject") and event.site_id == route["stops"][-1]:
             trip["completed"] = True
+            due = ctx.pending("VEH-OVERDUE", trip["subject"])
+            if due is not None and at > due:  # late by less than the allowed lateness: still overdue
+                ctx.raise_alert(
+                    "VEH-OVERDUE", "vehicle", trip["subject"], due, [trip["event_id"]], _trip_details(trip), at=due
+                )
             ctx.cancel("VEH-OVERDUE", trip["subject"])
             ctx.resolve_alert("VEH-OVERDUE", trip["subject"], [str(event.event_id)], action_at=at)
         stay = ctx.data("stay")
