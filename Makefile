@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KAFKA_LIB := deploy/kafka/lib
 STAMP := $(VENV)/.installed
 
-.PHONY: install kafka-jars run test lint unit integration schemas dashboards bench soak clean
+.PHONY: install kafka-jars browser run test lint unit integration schemas dashboards bench soak clean
 
 install: $(STAMP) kafka-jars
 
@@ -26,6 +26,13 @@ $(KAFKA_LIB)/.fetched: deploy/kafka/pom.xml
 	cd deploy/kafka && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime
 	touch $@
 
+# Headless Chromium and CJK fonts from Debian, for the daily report's rendering test.
+browser:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk" || { \
+	  command -v apt-get >/dev/null || { echo "need Debian's chromium and fonts-noto-cjk"; exit 1; }; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
+
 run: install
 	$(PY) -m deploy.local $(ARGS)
 
@@ -40,7 +47,7 @@ schemas: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest tests/unit -q
 
-test: install lint
+test: install browser lint
 	$(VENV)/bin/pytest -q
 
 clean:

@@ -16,7 +16,7 @@ import orjson
 
 from deploy.settings import Settings
 from deploy.stack import LocalStack, ServiceError
-from services.ingest.registry import Registry
+from services.registry import Registry
 from streams.logs import configure
 
 DEMO_ENTERPRISE = "demo-express"

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     worker_group: str = Field(
         "tongfang-worker", description="faust app id: the workers' consumer group and changelog topic prefix."
     )
+    regulator_host: str = "127.0.0.1"
+    regulator_port: int = Field(8090, description="The regulator API.")
     worker_session_timeout: float = Field(
         10.0, description="Seconds before a silent worker's partitions move to the others (failover time)."
     )

@@ -116,6 +116,13 @@ class LocalStack:
                 logs / "notify.log",
                 f"http://{settings.notify_host}:{settings.notify_port}/health",
             ),
+            "regulator": Service(
+                "regulator",
+                "services.regulator",
+                env,
+                logs / "regulator.log",
+                f"http://{settings.regulator_host}:{settings.regulator_port}/health",
+            ),
             "ingest": Service(
                 "ingest",
                 "services.ingest",

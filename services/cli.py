@@ -29,7 +29,7 @@ def enterprise() -> None:
 @click.option("--name", required=True, help="Display name, e.g. 顺丰速运杭州分公司.")
 def enterprise_create(enterprise_id: str, name: str) -> None:
     """Create ENTERPRISE_ID (if new) and print a fresh bearer token; only its digest is stored."""
-    from services.ingest.registry import Registry
+    from services.registry import Registry
 
     _check_identifier(enterprise_id)
     registry = Registry(Settings().ingest_db_path)
@@ -43,13 +43,54 @@ def enterprise_create(enterprise_id: str, name: str) -> None:
 @click.argument("enterprise_id")
 def enterprise_revoke(enterprise_id: str) -> None:
     """Revoke every token of ENTERPRISE_ID."""
-    from services.ingest.registry import Registry
+    from services.registry import Registry
 
     registry = Registry(Settings().ingest_db_path)
     try:
         click.echo(f"revoked {registry.revoke_tokens(enterprise_id)} token(s)")
     finally:
         registry.close()
+
+
+@main.group()
+def regulator() -> None:
+    """Regulator credentials for the regulator API, scoped to a jurisdiction."""
+
+
+@regulator.command("create")
+@click.argument("regulator_id")
+@click.option("--name", required=True, help="Display name, e.g. 杭州市邮政管理局.")
+@click.option("--jurisdiction", required=True, help="Division-code prefix: 33, 3301, 330106 ...")
+def regulator_create(regulator_id: str, name: str, jurisdiction: str) -> None:
+    """Create REGULATOR_ID (or give it a new token) and print the token; only its digest is stored."""
+    import re
+
+    from services.registry import Registry
+
+    _check_identifier(regulator_id)
+    if not re.match(r"^[1-8][0-9]{1,8}$", jurisdiction):
+        raise click.BadParameter("a division-code prefix of 2 to 9 digits", param_hint="--jurisdiction")
+    registry = Registry(Settings().ingest_db_path)
+    try:
+        click.echo(registry.create_regulator(regulator_id, name, jurisdiction))
+    finally:
+        registry.close()
+
+
+@main.command()
+@click.option("--jurisdiction", required=True, help="Division-code prefix.")
+@click.option("--date", "day", default=None, help="YYYY-MM-DD; default today (Asia/Shanghai).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="HTML file to write.")
+def report(jurisdiction: str, day: str | None, output: Path) -> None:
+    """Write the daily report (一天一报告) of JURISDICTION as a self-contained HTML page."""
+    from datetime import date
+
+    from dashboards.report import gather, render
+    from streams.warehouse import open_reader
+
+    when = date.fromisoformat(day) if day else datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    output.write_text(render(gather(open_reader(Settings()), jurisdiction, when)), encoding="utf-8")
+    click.echo(f"wrote {output}")
 
 
 @main.command()
@@ -121,7 +162,8 @@ def replay(since: str, until: str, catalogue: Path | None, compare: Path | None,
     from streams.compliance.catalogue import DEFAULT_CATALOGUE, CatalogueError, load
     from streams.compliance.replay import compare as diff
     from streams.compliance.replay import replay as run
-    from streams.history import WorkerReader, from_kafka, from_warehouse
+    from streams.history import from_kafka, from_warehouse
+    from streams.warehouse import open_reader
 
     settings = Settings()
     start, end = _moment(since, "--since"), _moment(until, "--until")
@@ -133,7 +175,7 @@ def replay(since: str, until: str, catalogue: Path | None, compare: Path | None,
     if source == "kafka":
         log = list(from_kafka(settings, start, end))
     else:
-        log = list(from_warehouse(WorkerReader(settings), start, end))
+        log = list(from_warehouse(open_reader(settings), start, end))
     alerts = run(base, log, end)
     if jsonl:
         for alert in alerts:

@@ -6,12 +6,9 @@ partition, offset and place in its record; the Kafka log also has the clock tick
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -19,29 +16,9 @@ from deploy.settings import Settings
 from schemas import events
 from schemas.clock import decode_tick
 from streams.compliance.replay import LogEntry
-from streams.warehouse import literal
+from streams.warehouse import Reader, literal
 
 PAGE = 20_000
-
-
-class Reader(Protocol):
-    def query(self, sql: str) -> list[dict[str, Any]]: ...
-
-
-class WorkerReader:
-    """Read-only SQL through the running worker (the only process that may open an embedded chDB)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/query"
-
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        url = f"{self._url}?{urllib.parse.urlencode({'sql': sql})}"
-        try:
-            with urllib.request.urlopen(url, timeout=300) as response:  # noqa: S310 (loopback URL from settings)
-                rows: list[dict[str, Any]] = orjson.loads(response.read())["rows"]
-                return rows
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"the worker refused the query: {orjson.loads(exc.read()).get('error')}") from None
 
 
 def from_warehouse(reader: Reader, since: datetime, until: datetime) -> Iterator[LogEntry]:

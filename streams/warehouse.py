@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +27,10 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class WarehouseError(RuntimeError):
     pass
+
+
+class Reader(Protocol):
+    def query(self, sql: str) -> list[dict[str, Any]]: ...
 
 
 class Warehouse(Protocol):
@@ -126,6 +133,29 @@ class ServerWarehouse:
     def close(self) -> None:
         self._client.disconnect()
         self._admin.disconnect()
+
+
+class WorkerReader:
+    """Read-only SQL through the running worker (the only process that may open an embedded chDB)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/query"
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        url = f"{self._url}?{urllib.parse.urlencode({'sql': sql})}"
+        try:
+            with urllib.request.urlopen(url, timeout=300) as response:  # noqa: S310 (loopback URL from settings)
+                rows: list[dict[str, Any]] = orjson.loads(response.read())["rows"]
+                return rows
+        except urllib.error.HTTPError as exc:
+            raise WarehouseError(f"the worker refused the query: {orjson.loads(exc.read()).get('error')}") from None
+
+
+def open_reader(settings: Settings) -> Reader:
+    """Who answers read queries for a process other than the worker."""
+    if settings.warehouse == "clickhouse":
+        return ServerWarehouse(settings)
+    return WorkerReader(settings)
 
 
 def open_warehouse(settings: Settings) -> Warehouse:

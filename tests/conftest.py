@@ -17,7 +17,7 @@ import pytest
 from deploy.kafka_broker import KafkaBroker, free_port
 from deploy.settings import Settings
 from deploy.stack import LocalStack
-from services.ingest.registry import Registry
+from services.registry import Registry
 from streams.warehouse import ChdbWarehouse, migrate
 
 

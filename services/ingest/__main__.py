@@ -7,7 +7,7 @@ from aiohttp import web
 from deploy.settings import Settings
 from services.ingest.app import create_app
 from services.ingest.producer import EventProducer
-from services.ingest.registry import Registry
+from services.registry import Registry
 from streams.logs import configure
 from streams.topics import ensure_topics
 

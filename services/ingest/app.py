@@ -21,7 +21,7 @@ from schemas import events
 from services.ingest.intake import KafkaRecord, Outcome, assess, http_status, pack, summarize
 from services.ingest.openapi import docs_page, openapi_document
 from services.ingest.producer import EventProducer
-from services.ingest.registry import Enterprise, Registry
+from services.registry import Enterprise, Registry
 
 log = structlog.get_logger("tongfang.ingest")
 _json = msgspec.json.Encoder()

@@ -16,7 +16,7 @@ import msgspec
 from schemas import events
 from schemas.policy import PolicyLevelChanged
 from schemas.registry import SiteRegistered
-from services.ingest.registry import Enterprise, Registry
+from services.registry import Enterprise, Registry
 
 Status = Literal["accepted", "duplicate", "rejected", "failed"]
 Problem = Literal["invalid", "forbidden", "conflict", "unavailable"]

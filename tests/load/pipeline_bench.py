@@ -23,7 +23,7 @@ import orjson
 from deploy.kafka_broker import free_port
 from deploy.settings import Settings
 from deploy.stack import LocalStack
-from services.ingest.registry import Registry
+from services.registry import Registry
 from tests import factories
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"

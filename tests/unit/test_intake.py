@@ -6,7 +6,7 @@ import pytest
 
 from schemas import events
 from services.ingest.intake import assess, http_status, pack
-from services.ingest.registry import Enterprise, Registry
+from services.registry import Enterprise, Registry
 from tests import factories
 
 ENT_A = Enterprise("ent-a", "A 快递")

@@ -1,5 +1,5 @@
-"""What the ingest service must know before it accepts an event: who is posting, which sites are
-theirs, and which event ids it has already accepted.
+"""Credentials and what goes with them: enterprises (who may post, for which sites, which event ids
+they have used) and regulators (which jurisdiction they may read).
 
 A small SQLite file. Tokens are stored as SHA-256 digests (they are 256-bit random strings, so a
 plain digest is enough; the clear token is shown once, when it is created). A site becomes an
@@ -40,6 +40,13 @@ CREATE TABLE IF NOT EXISTS event_ids (
     accepted_at   REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_ids_accepted_at ON event_ids (accepted_at);
+CREATE TABLE IF NOT EXISTS regulators (
+    regulator_id  TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    jurisdiction  TEXT NOT NULL,
+    token_sha256  TEXT NOT NULL UNIQUE,
+    created_at    REAL NOT NULL
+);
 """
 
 
@@ -47,6 +54,13 @@ CREATE INDEX IF NOT EXISTS event_ids_accepted_at ON event_ids (accepted_at);
 class Enterprise:
     enterprise_id: str
     name: str
+
+
+@dataclass(frozen=True)
+class Regulator:
+    regulator_id: str
+    name: str
+    jurisdiction: str  # a division-code prefix: 33 (province), 3301 (city), 330106 (district)
 
 
 class Registry:
@@ -89,6 +103,22 @@ class Registry:
             (_digest(token),),
         ).fetchone()
         return Enterprise(row[0], row[1]) if row else None
+
+    def create_regulator(self, regulator_id: str, name: str, jurisdiction: str) -> str:
+        """Create (or re-key) a regulator for a jurisdiction; return the clear token."""
+        token = f"tfr_{secrets.token_urlsafe(32)}"
+        self._db.execute(
+            "INSERT OR REPLACE INTO regulators (regulator_id, name, jurisdiction, token_sha256, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (regulator_id, name, jurisdiction, _digest(token), time.time()),
+        )
+        return token
+
+    def authenticate_regulator(self, token: str) -> Regulator | None:
+        row = self._db.execute(
+            "SELECT regulator_id, name, jurisdiction FROM regulators WHERE token_sha256 = ?", (_digest(token),)
+        ).fetchone()
+        return Regulator(row[0], row[1], row[2]) if row else None
 
     # Sites -------------------------------------------------------------------------------------
 

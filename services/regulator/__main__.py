@@ -1,0 +1,22 @@
+"""`python -m services.regulator`: serve the regulator API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from deploy.settings import Settings
+from services.registry import Registry
+from services.regulator.app import create_app
+from streams.logs import configure
+from streams.warehouse import open_reader
+
+
+def main() -> None:
+    settings = Settings()
+    configure(settings.log_level)
+    app = create_app(Registry(settings.ingest_db_path), open_reader(settings))
+    web.run_app(app, host=settings.regulator_host, port=settings.regulator_port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

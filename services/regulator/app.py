@@ -1,0 +1,175 @@
+"""The regulator API: open alerts, a site's status, a jurisdiction's daily figures and report.
+
+Each token belongs to a regulator scoped to a jurisdiction (a division-code prefix). Every query
+filters on that prefix; a site or jurisdiction outside it answers 404 / 403 without saying more.
+
+GET /v1/alerts/open[?severity=critical&rule=DIS-IMPORT]
+GET /v1/sites/{site_id}
+GET /v1/jurisdictions/{code}/daily?date=YYYY-MM-DD
+GET /v1/reports/daily?date=YYYY-MM-DD[&jurisdiction=code]    (text/html)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import web
+
+from dashboards.report import gather, render
+from services.registry import Registry, Regulator
+from streams.warehouse import Reader, literal
+
+log = structlog.get_logger("tongfang.regulator")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_CODE = re.compile(r"^[0-9]{2,9}$")
+_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_RULE = re.compile(r"^[A-Z]+(-[A-Z]+)*$")
+OPEN = (
+    "alert_type = 'alert.raised' AND alert_id NOT IN (SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved')"
+)
+
+
+class Problem(Exception):
+    def __init__(self, status: int, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.field, self.reason = status, field, reason
+
+
+class RegulatorApi:
+    def __init__(self, registry: Registry, reader: Reader) -> None:
+        self.registry = registry
+        self.reader = reader
+
+    async def _query(self, sql: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.reader.query, sql)
+
+    def _regulator(self, request: web.Request) -> Regulator:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        regulator = self.registry.authenticate_regulator(token.strip()) if scheme.lower() == "bearer" else None
+        if regulator is None:
+            raise Problem(401, "Authorization", "a valid Bearer token of a regulator is required")
+        return regulator
+
+    async def open_alerts(self, request: web.Request) -> web.Response:
+        regulator = self._regulator(request)
+        conditions = [OPEN, f"startsWith(division_code, {literal(regulator.jurisdiction)})"]
+        severity = request.query.get("severity")
+        if severity is not None:
+            if severity not in ("critical", "major", "minor"):
+                raise Problem(422, "severity", "expected critical, major or minor")
+            conditions.append(f"severity = {literal(severity)}")
+        rule = request.query.get("rule")
+        if rule is not None:
+            if not _RULE.match(rule):
+                raise Problem(422, "rule", "expected a rule id such as DIS-IMPORT")
+            conditions.append(f"rule_id = {literal(rule)}")
+        rows = await self._query(
+            "SELECT toString(alert_id) AS alert_id, rule_id, severity, title_zh, site_id, enterprise_id, "
+            "division_code, subject_kind, subject_id, at, deadline, profile, evidence, details FROM alerts "
+            f"WHERE {' AND '.join(conditions)} ORDER BY at DESC LIMIT 1 BY alert_id LIMIT 1000"
+        )
+        return web.json_response({"jurisdiction": regulator.jurisdiction, "count": len(rows), "alerts": rows})
+
+    async def site(self, request: web.Request) -> web.Response:
+        regulator = self._regulator(request)
+        site_id = request.match_info["site_id"]
+        if not _SITE.match(site_id):
+            raise Problem(422, "site_id", "letters, digits and _.:- ; 1 to 64 characters")
+        scope = f"site_id = {literal(site_id)} AND startsWith(division_code, {literal(regulator.jurisdiction)})"
+        sites = await self._query(
+            "SELECT site_id, enterprise_id, brand, name, site_kind, division_code, handles_international "
+            f"FROM sites FINAL WHERE {scope}"
+        )
+        if not sites:
+            raise Problem(404, "site_id", "no such site in your jurisdiction")
+        alerts = await self._query(
+            f"SELECT severity, uniqExact(alert_id) AS open FROM alerts WHERE {OPEN} AND {scope} GROUP BY severity"
+        )
+        activity = await self._query(
+            "SELECT max(occurred_at) AS last_event_at, countIf(toDate(occurred_at) = today()) AS events_today "
+            f"FROM raw_events WHERE {scope}"
+        )
+        return web.json_response(
+            {
+                **sites[0],
+                "open_alerts": {row["severity"]: row["open"] for row in alerts},
+                **activity[0],
+            }
+        )
+
+    async def daily(self, request: web.Request) -> web.Response:
+        regulator = self._regulator(request)
+        code = self._jurisdiction(regulator, request.match_info["code"])
+        report = await asyncio.to_thread(gather, self.reader, code, _day(request))
+        return web.json_response(
+            {
+                "jurisdiction": code,
+                "date": report.day.isoformat(),
+                "headlines": {title: value for title, value, _ in report.headlines},
+                "alerts_by_rule": report.by_rule,
+                "worst_sites": report.worst_sites,
+                "worst_enterprises": report.worst_enterprises,
+                "open_critical_alerts": len(report.critical_alerts),
+                "late_records": len(report.late_records),
+            }
+        )
+
+    async def report(self, request: web.Request) -> web.Response:
+        regulator = self._regulator(request)
+        code = self._jurisdiction(regulator, request.query.get("jurisdiction", regulator.jurisdiction))
+        report = await asyncio.to_thread(gather, self.reader, code, _day(request))
+        return web.Response(text=render(report), content_type="text/html", charset="utf-8")
+
+    @staticmethod
+    def _jurisdiction(regulator: Regulator, code: str) -> str:
+        if not _CODE.match(code):
+            raise Problem(422, "jurisdiction", "expected a division-code prefix of 2 to 9 digits")
+        if not code.startswith(regulator.jurisdiction):
+            raise Problem(403, "jurisdiction", f"outside your jurisdiction ({regulator.jurisdiction})")
+        return code
+
+
+def _day(request: web.Request) -> date:
+    text = request.query.get("date")
+    if text is None:
+        return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Problem(422, "date", "expected YYYY-MM-DD") from None
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as problem:
+        headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+        body = {"error": problem.reason, "field": problem.field, "reason": problem.reason}
+        return web.json_response(body, status=problem.status, headers=headers)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request_failed", path=request.path)
+        return web.json_response({"error": "internal error", "field": "$", "reason": "internal error"}, status=500)
+
+
+def create_app(registry: Registry, reader: Reader) -> web.Application:
+    api = RegulatorApi(registry, reader)
+    app = web.Application(middlewares=[problems])
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/v1/alerts/open", api.open_alerts)
+    app.router.add_get("/v1/sites/{site_id}", api.site)
+    app.router.add_get("/v1/jurisdictions/{code}/daily", api.daily)
+    app.router.add_get("/v1/reports/daily", api.report)
+    return app

@@ -1,0 +1,91 @@
+"""The regulator API on real chDB data: scoped tokens read only their jurisdiction."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.regulator.app import create_app
+from services.registry import Registry
+from tests.seed import seed
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def seeded(warehouse):
+    for row in warehouse.query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' "
+        "AND name != 'schema_migrations'"
+    ):
+        warehouse.execute(f"TRUNCATE TABLE {row['name']}")
+    seed(warehouse)
+    return warehouse
+
+
+@pytest.fixture
+def call(seeded, tmp_path):
+    registry = Registry(tmp_path / "registry.sqlite")
+    tokens = {
+        "city": registry.create_regulator("post-3301", "杭州市邮政管理局", "3301"),
+        "xihu": registry.create_regulator("post-330106", "西湖区邮政", "330106"),
+        "xiaoshan": registry.create_regulator("post-330109", "萧山区邮政", "330109"),
+    }
+
+    def run(who: str | None, path: str) -> tuple[int, Any]:
+        async def go() -> tuple[int, Any]:
+            async with TestClient(TestServer(create_app(registry, seeded))) as client:
+                headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
+                response = await client.get(path, headers=headers)
+                if response.content_type == "application/json":
+                    return response.status, await response.json()
+                return response.status, await response.text()
+
+        return asyncio.run(go())
+
+    return run
+
+
+def test_open_alerts_are_limited_to_the_tokens_jurisdiction(call):
+    status, city = call("city", "/v1/alerts/open")
+    assert status == 200
+    assert city["count"] > 0
+    _, xihu = call("xihu", "/v1/alerts/open")
+    _, xiaoshan = call("xiaoshan", "/v1/alerts/open")
+    assert {a["division_code"] for a in xihu["alerts"]} == {"330106"}
+    assert {a["division_code"] for a in xiaoshan["alerts"]} == {"330109"}
+    assert xihu["count"] + xiaoshan["count"] == city["count"]
+    status, critical = call("xiaoshan", "/v1/alerts/open?severity=critical")
+    assert status == 200
+    assert {a["severity"] for a in critical["alerts"]} == {"critical"}
+
+
+def test_a_site_outside_the_jurisdiction_is_not_found(call):
+    status, site = call("xiaoshan", "/v1/sites/hz-intl-01")
+    assert (status, site["division_code"], site["brand"]) == (200, "330109", "yt")
+    assert site["open_alerts"]["critical"] > 0
+    status, answer = call("xihu", "/v1/sites/hz-intl-01")
+    assert (status, answer["field"]) == (404, "site_id")
+
+
+def test_daily_figures_and_report_only_inside_the_jurisdiction(call):
+    status, daily = call("city", "/v1/jurisdictions/330109/daily?date=2026-11-23")
+    assert status == 200
+    assert daily["headlines"]["事件总数"] > 0
+    assert {row["网点"] for row in daily["worst_sites"]} == {"hz-intl-01"}
+    status, answer = call("xihu", "/v1/jurisdictions/330109/daily?date=2026-11-23")
+    assert (status, answer["field"]) == (403, "jurisdiction")
+    status, page = call("xihu", "/v1/reports/daily?date=2026-11-23")
+    assert status == 200
+    assert "人物同防日报" in page
+    assert "hz-intl-01" not in page
+
+
+def test_bad_or_missing_tokens_and_parameters_are_refused(call):
+    assert call(None, "/v1/alerts/open")[0] == 401
+    assert call("city", "/v1/alerts/open?severity=urgent")[1]["field"] == "severity"
+    assert call("city", "/v1/jurisdictions/33x/daily")[0] == 422
+    assert call("city", "/v1/jurisdictions/330109/daily?date=23.11.2026")[1]["field"] == "date"
