@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.regulator.app import create_app
 from services.registry import Registry
+from services.regulator.app import create_app
 from tests.seed import seed
 
 pytestmark = pytest.mark.integration
