@@ -1,20 +1,29 @@
 """`make run`: the whole stack on one machine, a demo enterprise with a token and sites, and
 where to post and where to look. Ctrl-C stops everything.
+
+`make run ARGS=--simulate` also feeds a simulated city (deploy/simulator.py): the last 12 hours at
+once, then live, every 30 seconds. Clock ticks are off then: the back-filled hours carry their own
+event time, and a tick at wall-clock time in the middle of them would settle their deadlines early.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import signal
 import sys
+import threading
 import time
 import urllib.request
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from deploy.settings import Settings
+from deploy.simulate import to_http
+from deploy.simulator import City
 from deploy.stack import LocalStack, ServiceError
 from services.registry import Registry
 from streams.logs import configure
@@ -28,7 +37,11 @@ DEMO_SITES = [
 
 
 def main() -> None:
-    settings = Settings()
+    parser = argparse.ArgumentParser(description="Run the Tongfang stack locally.")
+    parser.add_argument("--simulate", action="store_true", help="feed a simulated city (12 h back-fill, then live)")
+    parser.add_argument("--sites", type=int, default=60, help="sites of the simulated city")
+    args = parser.parse_args()
+    settings = Settings(clock_tick_seconds=0) if args.simulate else Settings()
     configure("WARNING")
     stack = LocalStack.from_settings(settings)
     print(
@@ -50,6 +63,8 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    if args.simulate:
+        threading.Thread(target=_simulate, args=(settings, args.sites), daemon=True).start()
     while not stop:
         dead = stack.dead()
         if dead:
@@ -59,6 +74,21 @@ def main() -> None:
     print("Stopping ...", flush=True)
     stack.stop()
     print("Stopped.", flush=True)
+
+
+def _simulate(settings: Settings, sites: int) -> None:
+    city = City(seed=1, sites=sites)
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    backfill = [*city.registrations(now - timedelta(days=1)), *city.events(now - timedelta(hours=12), 12)]
+    sent = asyncio.run(to_http(settings, city, backfill, rate=0, size=500))
+    print(f"simulator: {sent} events of the last 12 hours posted; now live, every 30 s", flush=True)
+    while True:
+        time.sleep(30)
+        later = datetime.now(ZoneInfo("Asia/Shanghai"))
+        live = list(city.events(now, (later - now).total_seconds() / 3600))
+        if live:
+            asyncio.run(to_http(settings, city, live, rate=0, size=500))
+        now = later
 
 
 def _demo_enterprise(settings: Settings) -> str:

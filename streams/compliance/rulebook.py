@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas.envelope import Event
 from schemas.events import EVENT_CLASSES
+from schemas.health import StaffVaccinated
 from schemas.policy import PolicyLevelChanged
 from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
@@ -15,7 +16,17 @@ from streams.compliance.rules.site import ActiveDays, Sites
 from streams.compliance.rules.staff import Staff
 from streams.compliance.rules.vehicles import Vehicles
 
-REGISTRY_EVENTS = (SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered, RoutePlanned, PolicyLevelChanged)
+# Records about the registry (and vaccinations, reported in bulk with enrolment) are not the site
+# operating that day: they neither arm the daily premises check nor count as back-filled ledgers.
+REGISTRY_EVENTS = (
+    SiteRegistered,
+    StaffEnrolled,
+    StaffLeft,
+    StaffVaccinated,
+    VehicleRegistered,
+    RoutePlanned,
+    PolicyLevelChanged,
+)
 SITE_ACTIVITY: tuple[type[Event], ...] = tuple(cls for cls in EVENT_CLASSES if cls not in REGISTRY_EVENTS)
 VEHICLE_EVENTS: tuple[type[Event], ...] = (
     RoutePlanned,

@@ -135,6 +135,13 @@ def test_driver_departing_without_negative_test_in_24h_raises_driver_test():
     assert alert.details["driver_id"] == DRIVER
 
 
+def test_departure_from_a_stop_that_does_not_employ_the_driver_is_not_judged_there():
+    h = Harness()
+    h.feed(site(), departed(at()))
+    h.tick(at(hours=1))
+    assert h.raised("VEH-DRIVER-TEST") == []
+
+
 def test_driver_with_test_recorded_out_of_order_within_lateness_is_fine():
     h = Harness()
     h.feed(site(), enrolled("driver", staff=DRIVER), departed(at()), lab_result(at(hours=-20), staff=DRIVER, when=at()))

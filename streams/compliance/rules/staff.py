@@ -5,8 +5,9 @@ A shift started arms a check at the day's cut-off (or at the shift, if later): n
 check that day by then raises STAFF-CHECK. A failed check raises STAFF-FEVER, and a shift after it
 the same day STAFF-WORKED-SICK. Each active worker has a test due time by role; passing it with no
 negative test raises STAFF-TEST-DUE. A positive result raises STAFF-POSITIVE listing who was on
-duty at the site and which vehicles called there within the contact window. A departure whose
-driver has no negative test within the window raises VEH-DRIVER-TEST.
+duty at the site and which vehicles called there within the contact window. A departure from the
+site that employs the driver, with no negative test of the driver within the window, raises
+VEH-DRIVER-TEST (at other stops of the loop the driver's tests are not known).
 """
 
 from __future__ import annotations
@@ -248,7 +249,9 @@ class Staff:
     def _driver_test(self, ctx: Context, subject: str) -> None:
         driver, at, vehicle = subject.split("|")
         event_id = ctx.data("departures").pop(subject, "")
-        last = ctx.data("staff").get(driver, {}).get("last_negative")
+        if driver not in ctx.data("staff"):
+            return  # a stop on the loop: the driver's tests are known at the site that employs them
+        last = ctx.data("staff")[driver].get("last_negative")
         within = ms_of(ctx.limits("VEH-DRIVER-TEST", int(at)).test_within)
         if last is None or last < int(at) - within:
             ctx.raise_alert(

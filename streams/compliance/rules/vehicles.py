@@ -4,7 +4,7 @@ A vehicle's events come from the sites it calls at; the stream re-keys them by v
 the calling site's placement. A departure on a planned route arms VEH-OVERDUE at the end of the
 window plus grace; an arrival at the route's last stop clears it. An arrival at a site not on the
 route, or an unplanned stop, raises VEH-OFF-ROUTE; a broken or swapped seal, VEH-SEAL; staying at
-a site past the dwell limit without departing, VEH-DWELL.
+a site other than the loop's home base past the dwell limit without departing, VEH-DWELL.
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ class Vehicles:
             ctx.resolve_alert("VEH-OVERDUE", trip["subject"], [str(event.event_id)], action_at=at)
         stay = ctx.data("stay")
         stay.clear()
+        if route is not None and event.site_id == route["stops"][0]:
+            return  # home base: the vehicle parks there between loops
         stay.update(site_id=event.site_id, event_id=str(event.event_id), subject=f"{event.site_id}|{at}")
         ctx.schedule(at + ms_of(ctx.limits("VEH-DWELL", at).max_dwell), "VEH-DWELL", stay["subject"])
 

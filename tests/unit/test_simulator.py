@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+import orjson
+
+from deploy.simulator import SHANGHAI, City, Violations
+from schemas import events
+from schemas.alerts import AlertRaised
+from streams.compliance.catalogue import load
+from streams.compliance.replay import LogEntry, replay
+
+START = datetime(2026, 11, 23, tzinfo=SHANGHAI)
+
+
+def run(city: City, days: float) -> list[AlertRaised]:
+    bodies = [*city.registrations(START - timedelta(days=1)), *city.events(START, days * 24)]
+    log = [LogEntry(0, n, 0, events.decode(orjson.dumps(body))) for n, body in enumerate(bodies)]
+    return [a for a in replay(load(), log, START + timedelta(days=days)) if isinstance(a, AlertRaised)]
+
+
+def test_same_seed_same_events_and_every_event_is_valid():
+    first = list(City(5, sites=20).events(START, 24))
+    assert first == list(City(5, sites=20).events(START, 24))
+    assert first != list(City(6, sites=20).events(START, 24))
+    for body in first:
+        events.decode(orjson.dumps(body))
+    assert {
+        body["payload"]["division_code"][:4]
+        for body in City(5, 20).registrations(START)
+        if body["event_type"] == "site.registered"
+    } == {"3301"}
+
+
+def test_a_city_without_violations_raises_no_alerts():
+    assert run(City(3, sites=30, violations=Violations.none()), days=2) == []
+
+
+def test_violation_rates_show_up_as_alerts_of_the_matching_rules():
+    heavy = Violations(missed_disinfection=0.3, missed_check=0.2, fever=0.05, broken_seal=0.5, premises_once=0.5)
+    rules = Counter(alert.rule_id for alert in run(City(3, sites=30, violations=heavy), days=2))
+    assert rules["DIS-DOMESTIC"] + rules["DIS-IMPORT"] > 0
+    assert rules["STAFF-CHECK"] > 0
+    assert rules["STAFF-FEVER"] > 0
+    assert rules["VEH-SEAL"] > 0
+    assert rules["SITE-DISINFECT"] > 0
+
+
+def test_no_raw_id_number_leaves_the_simulator():
+    for body in City(2, sites=10).registrations(START):
+        text = orjson.dumps(body).decode()
+        events.decode(text.encode())  # would raise on anything shaped like an ID-card number
