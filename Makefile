@@ -50,6 +50,10 @@ unit: $(STAMP)
 test: install browser lint
 	$(VENV)/bin/pytest -q
 
+# Figures, not assertions: see tests/load/bench.py. BENCH_ARGS="--panel-rows 100000000" for the full size.
+bench: install
+	$(PY) -m tests.load.bench $(BENCH_ARGS)
+
 clean:
 	rm -rf data build *.egg-info
 

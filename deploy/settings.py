@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     ingest_db: Path | None = Field(
         None, description="Credentials, sites and seen event ids; default <data_dir>/ingest.sqlite."
     )
+    ingest_rate_per_second: float = Field(50.0, description="Requests per second per token (0: no limit).")
+    ingest_rate_burst: int = Field(100, description="Requests a token may send at once before 429.")
     dedupe_window_days: int = Field(30, description="How long ingest remembers event ids to answer duplicate.")
     record_max_events: int = Field(500, description="Most events ingest puts in one Kafka record.")
 

@@ -21,6 +21,7 @@ from schemas import events
 from services.ingest.intake import KafkaRecord, Outcome, assess, http_status, pack, summarize
 from services.ingest.openapi import docs_page, openapi_document
 from services.ingest.producer import EventProducer
+from services.ratelimit import RateLimiter
 from services.registry import Enterprise, Registry
 
 log = structlog.get_logger("tongfang.ingest")
@@ -42,6 +43,7 @@ class Ingest:
     registry: Registry
     producer: EventProducer
     in_flight: set[str] = field(default_factory=set)
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))
 
     async def post_events(self, request: web.Request) -> web.Response:
         enterprise = self._authenticate(request)
@@ -93,6 +95,9 @@ class Ingest:
         enterprise = self.registry.authenticate(token.strip()) if scheme.lower() == "bearer" and token else None
         if enterprise is None:
             raise RequestProblem(401, "Authorization", "a valid Bearer token of an enterprise is required")
+        wait = self.limiter.take(enterprise.enterprise_id)
+        if wait > 0:
+            raise RequestProblem(429, "Authorization", f"too many requests for this token; retry in {wait:.1f} s")
         return enterprise
 
     async def _read_events(self, request: web.Request) -> list[msgspec.Raw]:
@@ -122,6 +127,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except RequestProblem as problem:
         headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+        if problem.status == 429:
+            headers = {"Retry-After": "1"}
         return _json_response(
             {"error": problem.reason, "field": problem.field, "reason": problem.reason}, problem.status, headers
         )
@@ -148,7 +155,9 @@ def _json_response(body: object, status: int, headers: dict[str, str] | None = N
 
 
 def create_app(settings: Settings, registry: Registry, producer: EventProducer) -> web.Application:
-    ingest = Ingest(settings, registry, producer)
+    ingest = Ingest(
+        settings, registry, producer, limiter=RateLimiter(settings.ingest_rate_per_second, settings.ingest_rate_burst)
+    )
     app = web.Application(middlewares=[problems], client_max_size=settings.ingest_max_body_bytes + 1)
     document = _json.encode(openapi_document(settings))
 

@@ -22,6 +22,7 @@ import structlog
 from aiohttp import web
 
 from dashboards.report import gather, render
+from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
 from streams.warehouse import Reader, literal
 
@@ -42,9 +43,10 @@ class Problem(Exception):
 
 
 class RegulatorApi:
-    def __init__(self, registry: Registry, reader: Reader) -> None:
+    def __init__(self, registry: Registry, reader: Reader, limiter: RateLimiter) -> None:
         self.registry = registry
         self.reader = reader
+        self.limiter = limiter
 
     async def _query(self, sql: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.reader.query, sql)
@@ -54,6 +56,8 @@ class RegulatorApi:
         regulator = self.registry.authenticate_regulator(token.strip()) if scheme.lower() == "bearer" else None
         if regulator is None:
             raise Problem(401, "Authorization", "a valid Bearer token of a regulator is required")
+        if self.limiter.take(regulator.regulator_id) > 0:
+            raise Problem(429, "Authorization", "too many requests for this token; retry shortly")
         return regulator
 
     async def open_alerts(self, request: web.Request) -> web.Response:
@@ -160,8 +164,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return web.json_response({"error": "internal error", "field": "$", "reason": "internal error"}, status=500)
 
 
-def create_app(registry: Registry, reader: Reader) -> web.Application:
-    api = RegulatorApi(registry, reader)
+def create_app(registry: Registry, reader: Reader, limiter: RateLimiter | None = None) -> web.Application:
+    api = RegulatorApi(registry, reader, limiter or RateLimiter(10, 30))
     app = web.Application(middlewares=[problems])
 
     async def health(_: web.Request) -> web.Response:

@@ -84,6 +84,25 @@ def test_daily_figures_and_report_only_inside_the_jurisdiction(call):
     assert "hz-intl-01" not in page
 
 
+def test_a_token_over_its_rate_gets_429_and_others_are_unaffected(seeded, tmp_path):
+    from services.ratelimit import RateLimiter
+
+    registry = Registry(tmp_path / "registry.sqlite")
+    busy = registry.create_regulator("busy", "甲", "3301")
+    calm = registry.create_regulator("calm", "乙", "3301")
+
+    async def go() -> list[int]:
+        app = create_app(registry, seeded, RateLimiter(per_second=0.01, burst=3))
+        async with TestClient(TestServer(app)) as client:
+            statuses = []
+            for token in [busy] * 5 + [calm]:
+                response = await client.get("/v1/alerts/open", headers={"Authorization": f"Bearer {token}"})
+                statuses.append(response.status)
+            return statuses
+
+    assert asyncio.run(go()) == [200, 200, 200, 429, 429, 200]
+
+
 def test_bad_or_missing_tokens_and_parameters_are_refused(call):
     assert call(None, "/v1/alerts/open")[0] == 401
     assert call("city", "/v1/alerts/open?severity=urgent")[1]["field"] == "severity"

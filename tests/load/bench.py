@@ -1,0 +1,309 @@
+"""`make bench`: Tongfang's figures beside the ceiling of the same work, on this machine.
+
+Every stage runs on a real Kafka broker and real chDB started here, in a temporary directory:
+  1. end to end: simulated city -> HTTP ingest (batches) -> Kafka -> faust worker -> chDB,
+     events/s and received -> stored latency p50/p99 (stored_at minus received_at, per event);
+  2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
+     table in large batches, events/s, and the ratio end to end / ceiling;
+  3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
+  4. dashboard panels: every panel query's p50/p95 over N generated events (10 M by default);
+  5. peak memory (VmHWM) of each process.
+Prints a table and writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from dashboards.build import SPECS
+from dashboards.macros import ALL, expand
+from deploy.kafka_broker import KafkaBroker, free_port
+from deploy.settings import Settings
+from deploy.simulate import to_http, to_kafka
+from deploy.simulator import SHANGHAI, City
+from deploy.stack import LocalStack
+from streams.sink import Record, Sink
+from streams.warehouse import ChdbWarehouse, Warehouse, WorkerReader, migrate
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+START = datetime(2026, 11, 1, tzinfo=SHANGHAI)
+
+
+def city_events(sites: int, events: int) -> tuple[City, list[dict[str, Any]]]:
+    city = City(seed=42, sites=sites)
+    out = city.registrations(START - timedelta(days=1))
+    day = START
+    while len(out) < events:
+        out += list(city.events(day, 24))
+        day += timedelta(days=1)
+    return city, out[:events]
+
+
+def peak_memory_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def wait_for_count(reader: WorkerReader, table: str, target: int, timeout: float = 900) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if reader.query(f"SELECT count() AS n FROM {table}")[0]["n"] >= target:
+            return time.perf_counter()
+        time.sleep(0.05)
+    raise TimeoutError(f"{table} did not reach {target} rows")
+
+
+def settings_for(directory: Path, broker: KafkaBroker, name: str) -> Settings:
+    return Settings(
+        data_dir=directory / name,
+        kafka_bootstrap=broker.bootstrap,
+        topic_events=f"{name}.events",
+        topic_deadletter=f"{name}.deadletter",
+        topic_alerts=f"{name}.alerts",
+        topic_vehicles=f"{name}.vehicles",
+        topic_deliveries=f"{name}.deliveries",
+        worker_group=f"{name}-worker",
+        notify_group=f"{name}-notify",
+        ingest_port=free_port(),
+        worker_web_port=free_port(),
+        notify_port=free_port(),
+        regulator_port=free_port(),
+        clock_tick_seconds=0,
+        ingest_rate_per_second=0,
+        sink_batch_records=2000,
+        log_level="WARNING",
+    )
+
+
+def end_to_end(directory: Path, broker: KafkaBroker, city: City, events: list[dict[str, Any]]) -> dict[str, Any]:
+    settings = settings_for(directory, broker, "e2e")
+    stack = LocalStack.from_settings(settings, own_kafka=False).start()
+    try:
+        reader = WorkerReader(settings)
+        began = time.perf_counter()
+        asyncio.run(to_http(settings, city, events, rate=0, size=500))
+        ingest_done = time.perf_counter()
+        stored = wait_for_count(reader, "raw_events", len(events))
+        latency = reader.query(
+            "SELECT quantile(0.5)(toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)) AS p50, "
+            "quantile(0.99)(toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)) AS p99 "
+            "FROM raw_events"
+        )[0]
+        memory = {
+            name: peak_memory_mb(service.process.pid) for name, service in stack.services.items() if service.process
+        }
+        return {
+            "events": len(events),
+            "ingest_events_per_s": round(len(events) / (ingest_done - began)),
+            "end_to_end_events_per_s": round(len(events) / (stored - began)),
+            "end_to_end_seconds": round(stored - began, 1),
+            "received_to_stored_ms_p50": round(latency["p50"]),
+            "received_to_stored_ms_p99": round(latency["p99"]),
+            "peak_memory_mb": {**memory, "kafka": peak_memory_mb(broker.process.pid) if broker.process else 0.0},
+        }
+    finally:
+        stack.stop()
+
+
+def worker_alone(directory: Path, broker: KafkaBroker, events: list[dict[str, Any]]) -> dict[str, Any]:
+    settings = settings_for(directory, broker, "worker")
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings)
+    asyncio.run(to_kafka(settings, events, rate=0, size=500))
+    stack = LocalStack.from_settings(settings, own_kafka=False)
+    del stack.services["ingest"], stack.services["notify"], stack.services["regulator"]
+    began = time.perf_counter()
+    stack.start()
+    try:
+        stored = wait_for_count(WorkerReader(settings), "raw_events", len(events))
+        return {"worker_events_per_s": round(len(events) / (stored - began)), "topic": settings.topic_events}
+    finally:
+        stack.stop()
+
+
+def ceiling(directory: Path, broker: KafkaBroker, topic: str, expected: int) -> dict[str, Any]:
+    """A plain aiokafka consumer into the same sink and table, in batches of up to 10k records."""
+    warehouse = ChdbWarehouse(directory / "ceiling-chdb")
+    migrate(warehouse)
+    sink = Sink(warehouse)
+
+    async def consume() -> float:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        began, stored = time.perf_counter(), 0
+        try:
+            while stored < expected:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+                records = [
+                    Record(r.topic, r.partition, r.offset, r.key, r.value or b"", r.timestamp)
+                    for rows in batches.values()
+                    for r in rows
+                ]
+                if records:
+                    result = sink.write(records)
+                    stored += result.stored + result.duplicates
+        finally:
+            await consumer.stop()
+        return time.perf_counter() - began
+
+    seconds = asyncio.run(consume())
+    warehouse.close()
+    return {"ceiling_events_per_s": round(expected / seconds)}
+
+
+def panel_queries(directory: Path, rows: int, repeats: int) -> dict[str, Any]:
+    """Every panel's query over `rows` generated events in the typed tables and alerts."""
+    warehouse = ChdbWarehouse(directory / "panels-chdb")
+    migrate(warehouse)
+    generate(warehouse, rows)
+    since, until = START, START + timedelta(days=30)
+    variables = {"jurisdiction": "3301", "brand": ALL, "site": ALL}
+    timings: dict[str, dict[str, float]] = {}
+    for spec in SPECS:
+        for panel in spec.panels:
+            site_vars = {**variables, "site": "sf-330106-0001" if spec.single_site else ALL}
+            sql = expand(panel.sql, since, until, site_vars, interval_s=3600)
+            samples = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                warehouse.query(sql)
+                samples.append((time.perf_counter() - began) * 1000)
+            samples.sort()
+            timings[f"{spec.uid}/{panel.title}"] = {
+                "p50_ms": round(statistics.median(samples), 1),
+                "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 1),
+            }
+    warehouse.close()
+    worst = max(timings.values(), key=lambda t: t["p95_ms"])
+    return {"rows": rows, "panels": timings, "worst_panel_p95_ms": worst["p95_ms"]}
+
+
+def generate(warehouse: Warehouse, rows: int) -> None:
+    """Events made inside ClickHouse (fast): parcels, health, vehicles, raw events, sites, alerts."""
+    sites = 2000
+    site = f"concat(['sf', 'yto', 'zto', 'jd'][number % 4 + 1], '-3301', toString(number % {sites}))"
+    brand = "['sf', 'yto', 'zto', 'jd'][number % 4 + 1]"
+    division = "concat('3301', ['02', '05', '06', '08', '09', '10'][number % 6 + 1])"
+    moment = f"toDateTime64('2026-11-01 00:00:00', 3, 'Asia/Shanghai') + toIntervalSecond(number * 2592000 / {rows})"
+    warehouse.execute(
+        "INSERT INTO sites (site_id, enterprise_id, brand, division_code, site_kind, name, registered_at, event_id) "
+        f"SELECT {site}, concat({brand}, '-hz'), {brand}, {division}, 'outlet', 'site', now64(3), generateUUIDv4() "
+        f"FROM numbers({sites})"
+    )
+    share = rows // 4
+    warehouse.execute(
+        "INSERT INTO parcel_events (event_id, event_type, occurred_at, received_at, enterprise_id, brand, site_id, "
+        "division_code, batch_id, item_count, origin, from_outside_city) "
+        f"SELECT generateUUIDv4(), ['parcels.received', 'parcels.disinfected', 'parcels.dispatched'][number % 3 + 1], "
+        f"{moment}, {moment}, concat({brand}, '-hz'), {brand}, {site}, {division}, toString(intDiv(number, 3)), "
+        f"100 + number % 400, if(number % 10 = 0, 'imported', 'domestic'), number % 2 = 0 FROM numbers({share})"
+    )
+    warehouse.execute(
+        "INSERT INTO staff_health_events (event_id, event_type, occurred_at, received_at, enterprise_id, brand, "
+        "site_id, division_code, staff_id, temperature, health_code) "
+        "SELECT generateUUIDv4(), ['staff.health_checked', 'staff.shift_started'][number % 2 + 1], "
+        f"{moment}, {moment}, concat({brand}, '-hz'), {brand}, {site}, {division}, "
+        "concat('ps_', lower(hex(number % 50000))), 36.5, 'green' "
+        f"FROM numbers({share})"
+    )
+    warehouse.execute(
+        "INSERT INTO vehicle_events (event_id, event_type, occurred_at, received_at, enterprise_id, brand, site_id, "
+        "division_code, vehicle_id, route_id) "
+        f"SELECT generateUUIDv4(), ['vehicle.departed', 'vehicle.arrived'][number % 2 + 1], {moment}, {moment}, "
+        f"concat({brand}, '-hz'), {brand}, {site}, {division}, toString(number % 300), toString(number % 100) "
+        f"FROM numbers({share // 10})"
+    )
+    warehouse.execute(
+        "INSERT INTO raw_events (event_id, event_type, schema_version, occurred_at, received_at, enterprise_id, "
+        "site_id, division_code, brand, payload) "
+        f"SELECT generateUUIDv4(), 'parcels.received', 1, {moment}, {moment}, concat({brand}, '-hz'), {site}, "
+        f"{division}, {brand}, '{{}}' FROM numbers({share})"
+    )
+    warehouse.execute(
+        "INSERT INTO alerts (alert_id, alert_type, rule_id, catalogue_version, severity, enterprise_id, site_id, "
+        "division_code, subject_kind, subject_id, at, deadline, profile, title_zh, late, late_reason, evidence, "
+        "details) "
+        f"SELECT generateUUIDv4(), if(number % 3 = 0, 'alert.resolved', 'alert.raised'), "
+        "['DIS-IMPORT', 'DIS-DOMESTIC', 'STAFF-CHECK', 'VEH-SEAL'][number % 4 + 1], 'bench', "
+        f"['critical', 'major'][number % 2 + 1], concat({brand}, '-hz'), {site}, {division}, 'batch', "
+        "toString(number), "
+        f"{moment}, {moment}, 'normal', '进口邮件快件未按时消毒', number % 2 = 0, 'record_after_deadline', [], "
+        f'\'{{"role": "courier"}}\' FROM numbers({max(1000, rows // 1000)})'
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=300_000, help="events through the pipeline")
+    parser.add_argument("--sites", type=int, default=600)
+    parser.add_argument("--panel-rows", type=int, default=10_000_000, help="stored events for the panel queries")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tongfang-bench-") as tmp:
+        directory = Path(tmp)
+        city, events = city_events(args.sites, args.events)
+        broker = KafkaBroker(directory / "kafka", port=free_port(), controller_port=free_port()).start()
+        try:
+            e2e = end_to_end(directory, broker, city, events)
+            alone = worker_alone(directory, broker, events)
+            top = ceiling(directory, broker, alone.pop("topic"), len(events))
+        finally:
+            broker.stop()
+        panels = panel_queries(directory, args.panel_rows, args.repeats)
+    result = {
+        "machine": "2 cores, 24 GiB",
+        **e2e,
+        **alone,
+        **top,
+        "end_to_end_over_ceiling": round(e2e["end_to_end_events_per_s"] / top["ceiling_events_per_s"], 2),
+        "panel_queries": panels,
+    }
+    print_table(result)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    print(f"\nwritten to {path}")
+
+
+def print_table(result: dict[str, Any]) -> None:
+    rows = [
+        ("end to end (HTTP -> Kafka -> faust -> chDB)", f"{result['end_to_end_events_per_s']:,} events/s", ">= 50,000"),
+        ("ceiling (aiokafka -> same sink -> chDB)", f"{result['ceiling_events_per_s']:,} events/s", ""),
+        ("end to end / ceiling", f"{result['end_to_end_over_ceiling']}", ">= 0.8"),
+        ("ingest alone (HTTP -> Kafka acked)", f"{result['ingest_events_per_s']:,} events/s", ""),
+        ("worker alone (Kafka -> chDB)", f"{result['worker_events_per_s']:,} events/s", ""),
+        (
+            "received -> stored p50 / p99",
+            f"{result['received_to_stored_ms_p50']} / {result['received_to_stored_ms_p99']} ms",
+            "p99 <= 2000 ms",
+        ),
+        (
+            f"worst panel p95 over {result['panel_queries']['rows']:,} events",
+            f"{result['panel_queries']['worst_panel_p95_ms']} ms",
+            "<= 150 ms at 100 M",
+        ),
+        ("peak memory (MB)", ", ".join(f"{k} {v}" for k, v in result["peak_memory_mb"].items()), ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measure':<{width}}  {'figure':<34}  target")
+    for name, figure, target in rows:
+        print(f"{name:<{width}}  {figure:<34}  {target}")
+
+
+if __name__ == "__main__":
+    main()
