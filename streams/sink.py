@@ -26,6 +26,11 @@ from streams.warehouse import Warehouse, literal
 
 PREVIEW_CHARS = 2000
 MAX_PARKED_BYTES = 1024 * 1024
+LOOKUP_CHUNK = 4000  # ids per IN (...) lookup: ~170 kB of SQL, under ClickHouse's 256 kB max_query_size
+
+
+def chunks(items: list[str], size: int = LOOKUP_CHUNK) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 @dataclass(frozen=True)
@@ -92,11 +97,15 @@ class SiteDirectory:
         missing = site_ids - self._sites.keys()
         if not missing:
             return
-        rows = self._warehouse.query(
-            "SELECT site_id, argMax(enterprise_id, registered_at) AS enterprise_id, "
-            "argMax(division_code, registered_at) AS division_code, argMax(brand, registered_at) AS brand "
-            f"FROM sites WHERE site_id IN ({', '.join(literal(s) for s in sorted(missing))}) GROUP BY site_id"
-        )
+        rows = [
+            row
+            for chunk in chunks(sorted(missing))
+            for row in self._warehouse.query(
+                "SELECT site_id, argMax(enterprise_id, registered_at) AS enterprise_id, "
+                "argMax(division_code, registered_at) AS division_code, argMax(brand, registered_at) AS brand "
+                f"FROM sites WHERE site_id IN ({', '.join(literal(s) for s in chunk)}) GROUP BY site_id"
+            )
+        ]
         for row in rows:
             self._sites[row["site_id"]] = SiteInfo(row["enterprise_id"], row["division_code"], row["brand"])
 
@@ -152,12 +161,13 @@ class Sink:
     ) -> list[tuple[events.AnyEvent, Record, int]]:
         if not decoded:
             return []
-        ids = {str(event.event_id) for event, _, _ in decoded}
+        ids = sorted({str(event.event_id) for event, _, _ in decoded})
         stored = {
             row["id"]
+            for chunk in chunks(ids)
             for row in self._warehouse.query(
                 "SELECT DISTINCT toString(event_id) AS id FROM event_ids "
-                f"WHERE event_id IN ({', '.join(literal(i) for i in sorted(ids))})"
+                f"WHERE event_id IN ({', '.join(literal(i) for i in chunk)})"
             )
         }
         fresh = []
@@ -254,9 +264,10 @@ class RowSink:
             ids = sorted({str(row["alert_id"]) for row in rows})
             stored = {
                 item["key"]
+                for chunk in chunks(ids)
                 for item in self._warehouse.query(
                     f"SELECT DISTINCT {expression} AS key FROM {self._table} "
-                    f"WHERE alert_id IN ({', '.join(literal(i) for i in ids)})"
+                    f"WHERE alert_id IN ({', '.join(literal(i) for i in chunk)})"
                 )
             }
             fresh = []

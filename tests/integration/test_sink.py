@@ -83,3 +83,13 @@ def test_received_at_defaults_to_the_kafka_timestamp_for_outside_producers(clean
     Sink(clean_warehouse).write(records(factories.site_registered()))
     row = clean_warehouse.query("SELECT toUnixTimestamp64Milli(received_at) AS ms FROM raw_events")[0]
     assert row["ms"] == 1_795_000_000_000
+
+
+def test_a_batch_larger_than_one_lookup_query_is_deduplicated_too(clean_warehouse):
+    sink = Sink(clean_warehouse)
+    sink.write(records(factories.site_registered()))
+    many = [factories.health_checked() for _ in range(9000)]  # more ids than fit in one IN (...) query
+    batch = records(many[:4500], many[4500:], start=1)
+    assert sink.write(batch).stored == 9000
+    assert Sink(clean_warehouse).write(batch).duplicates == 9000
+    assert clean_warehouse.query("SELECT count() AS n FROM raw_events") == [{"n": 9001}]
