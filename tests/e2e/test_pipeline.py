@@ -113,25 +113,38 @@ def test_limits_and_content_type_are_enforced_with_clear_errors(running_stack, t
 
 def test_third_party_kafka_producer_events_are_stored_and_bad_records_dead_lettered(running_stack, token):
     settings = running_stack.settings
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "message.max.bytes": 8_000_000})
     good = factories.parcels_received(batch="B-kafka")
     batch = [factories.parcels_disinfected(batch="B-kafka"), factories.health_checked(site="site-a2")]
     malformed = b'{"event_type": "parcels.received", "payload": '
     wrong_shape = orjson.dumps({**factories.parcels_received(), "payload": {"batch_id": "B-x", "item_count": "many"}})
-    for value in (orjson.dumps(good), orjson.dumps(batch), malformed, wrong_shape, orjson.dumps(good)):
+    hostile = [
+        bytes(range(256)) * 4,  # garbage bytes
+        orjson.dumps(factories.health_checked()).decode().encode("utf-16"),  # wrong encoding
+        b"[1, 2, 3]",  # valid JSON of the wrong type
+        b'"just a string"',
+        b'{"event_id": ' + b'"' + b"x" * 3_000_000 + b'"}',  # oversize
+    ]
+    values = [orjson.dumps(good), orjson.dumps(batch), malformed, wrong_shape, *hostile, orjson.dumps(good)]
+    for value in values:
         producer.produce(settings.topic_events, key=b"site-a1", value=value)
     assert producer.flush(30) == 0
 
     ids = [good["event_id"], *(e["event_id"] for e in batch)]
     wait_until(lambda: stored(running_stack, *ids) == 3)
-    parked = wait_until(
-        lambda: running_stack.query(
-            "SELECT field, reason FROM dead_letters WHERE topic = "
+
+    def dead_letters() -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = running_stack.query(
+            "SELECT field, reason FROM dead_letters FINAL WHERE topic = "
             f"'{settings.topic_events}' ORDER BY kafka_offset, record_index"
         )
-    )
-    assert [p["field"] for p in parked] == ["$", "payload.item_count"]
+        return rows
+
+    parked = wait_until(lambda: len(rows := dead_letters()) >= 9 and rows)
+    assert [p["field"] for p in parked][:2] == ["$", "payload.item_count"]
     assert "not valid JSON" in parked[0]["reason"]
+    assert len(parked) == 9  # malformed, wrong shape, garbage, UTF-16, [1, 2, 3] (three), a string, oversize
+    assert all(p["reason"] for p in parked)
     sentinel(running_stack, token)
     assert stored(running_stack, good["event_id"]) == 1, "the repeated Kafka record must be stored once"
 

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from streams.compliance.catalogue import DEFAULT_CATALOGUE, THRESHOLDS, CatalogueError, load, parse
+
+RAW: dict[str, Any] = yaml.safe_load(DEFAULT_CATALOGUE.read_text())
+
+
+def test_the_catalogue_holds_every_rule_of_the_domain_with_both_profiles_and_texts():
+    catalogue = load()
+    assert set(catalogue.rules) == set(THRESHOLDS)
+    assert len(catalogue.rules) == 19
+    for rule in catalogue.rules.values():
+        assert rule.title.zh
+        assert rule.title.en
+        assert rule.description.zh
+        assert set(rule.profiles) == {"normal", "response"}
+    assert catalogue.rule("DIS-IMPORT").limits("normal").deadline == timedelta(hours=1)
+    assert catalogue.rule("DIS-IMPORT").limits("response").deadline == timedelta(minutes=30)
+    assert catalogue.rule("STAFF-TEST-DUE").limits("normal").intervals["international_exposed"] == timedelta(days=3.5)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda raw: raw["rules"]["DIS-IMPORT"]["response"].update(deadline="soon"),
+            "rule DIS-IMPORT, profile response: field deadline",
+        ),
+        (
+            lambda raw: raw["rules"]["DIS-IMPORT"]["normal"].pop("deadline"),
+            "rule DIS-IMPORT, profile normal: field deadline",
+        ),
+        (
+            lambda raw: raw["rules"]["STAFF-CHECK"]["normal"].update(cutoff="25"),
+            "rule STAFF-CHECK, profile normal: field cutoff",
+        ),
+        (
+            lambda raw: raw["rules"]["SITE-DISINFECT"]["normal"].update(per_day=0),
+            "rule SITE-DISINFECT, profile normal: field per_day",
+        ),
+        (lambda raw: raw["rules"]["VEH-SEAL"].update(severity="urgent"), "field rules.VEH-SEAL.severity"),
+        (lambda raw: raw["rules"].pop("LEDGER-LATE"), "rule LEDGER-LATE: missing"),
+        (lambda raw: raw["rules"].update({"DIS-TYPO": raw["rules"]["DIS-IMPORT"]}), "rule DIS-TYPO: unknown rule id"),
+        (lambda raw: raw.pop("version"), "field version"),
+    ],
+)
+def test_a_bad_catalogue_fails_naming_the_rule_and_field(change, message):
+    raw = copy.deepcopy(RAW)
+    change(raw)
+    with pytest.raises(CatalogueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        parse(raw)
