@@ -8,6 +8,7 @@ already stored are skipped, so replaying records after a crash stores nothing tw
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from schemas.clock import decode_tick
 from schemas.envelope import Event
 from schemas.policy import PolicyLevelChanged
 from schemas.registry import SiteRegistered
-from streams.warehouse import Warehouse, literal
+from streams.warehouse import Warehouse, id_set, literal
 
 PREVIEW_CHARS = 2000
 MAX_PARKED_BYTES = 1024 * 1024
@@ -127,12 +128,8 @@ class Sink:
         decoded = self._decode(records, result)
         self.sites.prefetch({event.site_id for event, _, _ in decoded if not isinstance(event, PolicyLevelChanged)})
         fresh = self._drop_stored(decoded, result)
-        lines = bytearray()
-        for event, record, index in fresh:
-            row = self._row(event, record, index, result)
-            if row is not None:
-                lines += row
-        self._warehouse.insert_json("raw_events", bytes(lines))
+        rows = [row for event, record, index in fresh if (row := self._row(event, record, index, result))]
+        self._warehouse.insert_json("raw_events", _row_encoder.encode_lines(rows))
         self._warehouse.insert_json(
             "dead_letters", b"".join(orjson.dumps(letter.row()) + b"\n" for letter in result.parked)
         )
@@ -164,10 +161,8 @@ class Sink:
         ids = sorted({str(event.event_id) for event, _, _ in decoded})
         stored = {
             row["id"]
-            for chunk in chunks(ids)
             for row in self._warehouse.query(
-                "SELECT DISTINCT toString(event_id) AS id FROM event_ids "
-                f"WHERE event_id IN ({', '.join(literal(i) for i in chunk)})"
+                f"SELECT DISTINCT toString(event_id) AS id FROM event_ids WHERE event_id IN {id_set(ids)}"
             )
         }
         fresh = []
@@ -180,34 +175,28 @@ class Sink:
             fresh.append(item)
         return fresh
 
-    def _row(self, event: events.AnyEvent, record: Record, index: int, result: SinkResult) -> bytes | None:
-        """One JSON line for raw_events, or None when the event is parked instead."""
+    def _row(self, event: events.AnyEvent, record: Record, index: int, result: SinkResult) -> RawRow | None:
+        """The raw_events row, or None when the event is parked instead."""
         division_code, brand = self._placement(event, record, index, result)
         if division_code is None:
             return None
         result.stored += 1
-        received_at = event.received_at or datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
-        return (
-            orjson.dumps(
-                {
-                    "event_id": str(event.event_id),
-                    "event_type": _TAGS[type(event)],
-                    "schema_version": event.schema_version,
-                    "occurred_at": event.occurred_at.isoformat(),
-                    "received_at": received_at.isoformat(),
-                    "enterprise_id": event.enterprise_id,
-                    "site_id": event.site_id,
-                    "division_code": division_code,
-                    "brand": brand,
-                    "party_branch_id": event.party_branch_id or "",
-                    "actor_id": event.actor_id or "",
-                    "payload": msgspec.json.encode(event.payload).decode(),
-                    "kafka_partition": record.partition,
-                    "kafka_offset": record.offset,
-                    "record_index": index,
-                }
-            )
-            + b"\n"
+        return RawRow(
+            event_id=event.event_id,
+            event_type=_TAGS[type(event)],
+            schema_version=event.schema_version,
+            occurred_at=event.occurred_at,
+            received_at=event.received_at or datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
+            enterprise_id=event.enterprise_id,
+            site_id=event.site_id,
+            division_code=division_code,
+            brand=brand,
+            party_branch_id=event.party_branch_id or "",
+            actor_id=event.actor_id or "",
+            payload=event.payload,  # a JSON object; ClickHouse stores it as the String column's text
+            kafka_partition=record.partition,
+            kafka_offset=record.offset,
+            record_index=index,
         )
 
     def _placement(
@@ -238,6 +227,29 @@ class Sink:
 _TAGS: dict[type, str] = {cls: tag for tag, cls in events.EVENT_TYPES.items()}
 
 
+class RawRow(msgspec.Struct, array_like=False):
+    """A raw_events row as JSONEachRow: msgspec writes UUIDs, times and the payload natively."""
+
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    received_at: datetime
+    enterprise_id: str
+    site_id: str
+    division_code: str
+    brand: str
+    party_branch_id: str
+    actor_id: str
+    payload: Any
+    kafka_partition: int
+    kafka_offset: int
+    record_index: int
+
+
+_row_encoder = msgspec.json.Encoder()
+
+
 class RowSink:
     """Stores JSON records (alerts, deliveries) as rows of one table.
 
@@ -264,10 +276,8 @@ class RowSink:
             ids = sorted({str(row["alert_id"]) for row in rows})
             stored = {
                 item["key"]
-                for chunk in chunks(ids)
                 for item in self._warehouse.query(
-                    f"SELECT DISTINCT {expression} AS key FROM {self._table} "
-                    f"WHERE alert_id IN ({', '.join(literal(i) for i in chunk)})"
+                    f"SELECT DISTINCT {expression} AS key FROM {self._table} WHERE alert_id IN {id_set(ids)}"
                 )
             }
             fresh = []
