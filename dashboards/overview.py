@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, SEVERITY_ZH, DashboardSpec, PanelSpec
+from dashboards.vehicles import LOOPS_RUNNING
 
 DASHBOARD = DashboardSpec(
     uid="tongfang-overview",
@@ -57,15 +60,7 @@ DASHBOARD = DashboardSpec(
             unit="percentunit",
             width=4,
         ),
-        PanelSpec(
-            "闭环运行车辆",
-            "stat",
-            "SELECT uniqExact(vehicle_id) AS `车辆数` FROM vehicle_events "
-            f"WHERE event_type = 'vehicle.departed' AND $__timeFilter(occurred_at) AND {SCOPE}",
-            ("车辆数",),
-            "所选时段内发车的干线车辆。",
-            width=4,
-        ),
+        replace(LOOPS_RUNNING, width=4),
         PanelSpec(
             "未解除严重预警",
             "stat",

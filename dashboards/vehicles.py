@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from dashboards.spec import SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
 
+LOOPS_RUNNING = PanelSpec(
+    "闭环运行车辆",
+    "stat",
+    "SELECT uniqExact(vehicle_id) AS `车辆数` FROM vehicle_events "
+    f"WHERE event_type = 'vehicle.departed' AND $__timeFilter(occurred_at) AND {SCOPE}",
+    ("车辆数",),
+    "所选时段内发车的干线车辆。",
+    width=6,
+)
+
 DASHBOARD = DashboardSpec(
     uid="tongfang-vehicles",
     title="车辆闭环",
     description="干线车辆闭环运行：发车与到达、脱离闭环、超时、封签和停留异常，分线路统计。",
     panels=(
-        PanelSpec(
-            "闭环运行车辆",
-            "stat",
-            "SELECT uniqExact(vehicle_id) AS `车辆数` FROM vehicle_events "
-            f"WHERE event_type = 'vehicle.departed' AND $__timeFilter(occurred_at) AND {SCOPE}",
-            ("车辆数",),
-            width=6,
-        ),
+        LOOPS_RUNNING,
         PanelSpec(
             "发车与到达",
             "timeseries",

@@ -80,23 +80,35 @@ class PartitionedRules:
         for partition in partitions:
             self.engines.pop(partition, None)
 
-
-class SiteRules(PartitionedRules):
-    def __init__(self, catalogue: Catalogue, store: StateStore) -> None:
-        super().__init__(lambda states: site_engine(catalogue, states), store)
-
     def handle(self, records: list[Record]) -> Output:
         out = Output()
         for record in records:
             engine = self.engine(record.partition)
             tick = decode_tick(record.key, record.value)
-            if tick is not None:
+            if tick is None:
+                self._fold(engine, record, out)
+            else:
                 out.alerts += engine.tick(tick)
-                out.broadcasts.append((CLOCK_KEY, record.value))
-                continue
-            for index, raw in enumerate(_raw_events(record.value)):
-                self._handle_event(engine, record, index, raw, out)
+                self._ticked(record, out)
         return out
+
+    def _fold(self, engine: Engine, record: Record, out: Output) -> None:
+        raise NotImplementedError
+
+    def _ticked(self, record: Record, out: Output) -> None:
+        return None
+
+
+class SiteRules(PartitionedRules):
+    def __init__(self, catalogue: Catalogue, store: StateStore) -> None:
+        super().__init__(lambda states: site_engine(catalogue, states), store)
+
+    def _fold(self, engine: Engine, record: Record, out: Output) -> None:
+        for index, raw in enumerate(_raw_events(record.value)):
+            self._handle_event(engine, record, index, raw, out)
+
+    def _ticked(self, record: Record, out: Output) -> None:
+        out.broadcasts.append((CLOCK_KEY, record.value))  # the vehicles' partitions keep time too
 
     def _handle_event(self, engine: Engine, record: Record, index: int, raw: msgspec.Raw, out: Output) -> None:
         try:
@@ -122,19 +134,11 @@ class VehicleRules(PartitionedRules):
     def __init__(self, catalogue: Catalogue, store: StateStore) -> None:
         super().__init__(lambda states: vehicle_engine(catalogue, states), store)
 
-    def handle(self, records: list[Record]) -> Output:
-        out = Output()
-        for record in records:
-            engine = self.engine(record.partition)
-            tick = decode_tick(record.key, record.value)
-            if tick is not None:
-                out.alerts += engine.tick(tick)
-                continue
-            forwarded = orjson.loads(record.value)
-            event = events.decode(orjson.dumps(forwarded["event"]))
-            key = event.site_id if isinstance(event, PolicyLevelChanged) else (vehicle_of(event) or "")
-            out.alerts += engine.process(key, event, Position(record.offset), forwarded["site"])
-        return out
+    def _fold(self, engine: Engine, record: Record, out: Output) -> None:
+        forwarded = orjson.loads(record.value)
+        event = events.decode(orjson.dumps(forwarded["event"]))
+        key = event.site_id if isinstance(event, PolicyLevelChanged) else (vehicle_of(event) or "")
+        out.alerts += engine.process(key, event, Position(record.offset), forwarded["site"])
 
 
 def _raw_events(value: bytes) -> list[msgspec.Raw]:

@@ -38,14 +38,28 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbWarehous
     store.close()
 
 
-@pytest.fixture
-def clean_warehouse(warehouse: ChdbWarehouse) -> ChdbWarehouse:
+def truncate(warehouse: ChdbWarehouse) -> ChdbWarehouse:
     tables = warehouse.query(
         "SELECT name FROM system.tables WHERE database = currentDatabase() "
         "AND engine LIKE '%MergeTree' AND name != 'schema_migrations'"
     )
     for row in tables:
         warehouse.execute(f"TRUNCATE TABLE {row['name']}")
+    return warehouse
+
+
+@pytest.fixture
+def clean_warehouse(warehouse: ChdbWarehouse) -> ChdbWarehouse:
+    return truncate(warehouse)
+
+
+@pytest.fixture(scope="module")
+def seeded(warehouse: ChdbWarehouse) -> ChdbWarehouse:
+    """The warehouse holding tests/seed.py's day: events through the sink, alerts from the rules."""
+    from tests.seed import seed
+
+    counts = seed(truncate(warehouse))
+    assert counts["alerts"] > 20
     return warehouse
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import msgspec
@@ -21,20 +21,12 @@ from schemas import events
 from services.ingest.intake import KafkaRecord, Outcome, assess, http_status, pack, summarize
 from services.ingest.openapi import docs_page, openapi_document
 from services.ingest.producer import EventProducer
+from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Enterprise, Registry
 
 log = structlog.get_logger("tongfang.ingest")
 _json = msgspec.json.Encoder()
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class RequestProblem(Exception):
-    """A whole-request error: HTTP status, the field at fault and the reason."""
-
-    def __init__(self, status: int, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.field, self.reason = status, field, reason
 
 
 @dataclass
@@ -94,51 +86,31 @@ class Ingest:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         enterprise = self.registry.authenticate(token.strip()) if scheme.lower() == "bearer" and token else None
         if enterprise is None:
-            raise RequestProblem(401, "Authorization", "a valid Bearer token of an enterprise is required")
+            raise Problem(401, "Authorization", "a valid Bearer token of an enterprise is required")
         wait = self.limiter.take(enterprise.enterprise_id)
         if wait > 0:
-            raise RequestProblem(429, "Authorization", f"too many requests for this token; retry in {wait:.1f} s")
+            raise Problem(429, "Authorization", f"too many requests for this token; retry in {wait:.1f} s")
         return enterprise
 
     async def _read_events(self, request: web.Request) -> list[msgspec.Raw]:
         if request.content_type != "application/json":
-            raise RequestProblem(415, "Content-Type", f"expected application/json, got {request.content_type}")
+            raise Problem(415, "Content-Type", f"expected application/json, got {request.content_type}")
         limit = self.settings.ingest_max_body_bytes
         if request.content_length is not None and request.content_length > limit:
-            raise RequestProblem(413, "$", f"the body is larger than {limit} bytes; split it")
+            raise Problem(413, "$", f"the body is larger than {limit} bytes; split it")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise RequestProblem(413, "$", f"the body is larger than {limit} bytes; split it") from None
+            raise Problem(413, "$", f"the body is larger than {limit} bytes; split it") from None
         try:
             raws = events.split(body)
         except events.InvalidEvent as exc:
-            raise RequestProblem(422, exc.field, exc.reason) from None
+            raise Problem(422, exc.field, exc.reason) from None
         if not raws:
-            raise RequestProblem(422, "$", "the array holds no events")
+            raise Problem(422, "$", "the array holds no events")
         if len(raws) > self.settings.ingest_max_events:
-            raise RequestProblem(413, "$", f"at most {self.settings.ingest_max_events} events per request; split it")
+            raise Problem(413, "$", f"at most {self.settings.ingest_max_events} events per request; split it")
         return raws
-
-
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except RequestProblem as problem:
-        headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
-        if problem.status == 429:
-            headers = {"Retry-After": "1"}
-        return _json_response(
-            {"error": problem.reason, "field": problem.field, "reason": problem.reason}, problem.status, headers
-        )
-    except web.HTTPException as exc:
-        if exc.status == 413:
-            return _json_response({"error": "the body is too large", "field": "$", "reason": exc.reason}, 413)
-        return _json_response({"error": exc.reason, "field": "$", "reason": exc.text or exc.reason}, exc.status)
-    except Exception:
-        log.exception("request_failed", path=request.path)
-        return _json_response({"error": "internal error", "field": "$", "reason": "internal error"}, 500)
 
 
 async def _forget_old_ids(registry: Registry, window_days: int) -> None:
@@ -150,8 +122,8 @@ async def _forget_old_ids(registry: Registry, window_days: int) -> None:
         await asyncio.sleep(3600)
 
 
-def _json_response(body: object, status: int, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=_json.encode(body), status=status, content_type="application/json", headers=headers)
+def _json_response(body: object, status: int) -> web.Response:
+    return web.Response(body=_json.encode(body), status=status, content_type="application/json")
 
 
 def create_app(settings: Settings, registry: Registry, producer: EventProducer) -> web.Application:

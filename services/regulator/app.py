@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,24 +21,18 @@ import structlog
 from aiohttp import web
 
 from dashboards.report import gather, render
+from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
 from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.regulator")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CODE = re.compile(r"^[0-9]{2,9}$")
 _SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _RULE = re.compile(r"^[A-Z]+(-[A-Z]+)*$")
 OPEN = (
     "alert_type = 'alert.raised' AND alert_id NOT IN (SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved')"
 )
-
-
-class Problem(Exception):
-    def __init__(self, status: int, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.field, self.reason = status, field, reason
 
 
 class RegulatorApi:
@@ -147,21 +140,6 @@ def _day(request: web.Request) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise Problem(422, "date", "expected YYYY-MM-DD") from None
-
-
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except Problem as problem:
-        headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
-        body = {"error": problem.reason, "field": problem.field, "reason": problem.reason}
-        return web.json_response(body, status=problem.status, headers=headers)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("request_failed", path=request.path)
-        return web.json_response({"error": "internal error", "field": "$", "reason": "internal error"}, status=500)
 
 
 def create_app(registry: Registry, reader: Reader, limiter: RateLimiter | None = None) -> web.Application:

@@ -15,22 +15,9 @@ from dashboards import alerting, build
 from dashboards.clickhouse import DATASOURCE_UID, PLUGIN, register
 from dashboards.macros import ALL, expand
 from tests.factories import BASE_TIME
-from tests.seed import seed
 
 pytestmark = pytest.mark.integration
 SINCE, UNTIL = BASE_TIME - timedelta(days=2), BASE_TIME + timedelta(days=2)
-
-
-@pytest.fixture(scope="module")
-def seeded(warehouse):
-    for row in warehouse.query(
-        "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' "
-        "AND name != 'schema_migrations'"
-    ):
-        warehouse.execute(f"TRUNCATE TABLE {row['name']}")
-    counts = seed(warehouse)
-    assert counts["alerts"] > 20
-    return warehouse
 
 
 def test_generated_files_are_current():

@@ -10,20 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.registry import Registry
 from services.regulator.app import create_app
-from tests.seed import seed
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def seeded(warehouse):
-    for row in warehouse.query(
-        "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' "
-        "AND name != 'schema_migrations'"
-    ):
-        warehouse.execute(f"TRUNCATE TABLE {row['name']}")
-    seed(warehouse)
-    return warehouse
 
 
 @pytest.fixture

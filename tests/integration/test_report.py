@@ -10,7 +10,6 @@ from PIL import Image
 
 from dashboards.report import gather, render
 from tests.factories import BASE_TIME
-from tests.seed import seed
 
 pytestmark = pytest.mark.integration
 CHROMIUM_FLAGS = [
@@ -23,17 +22,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture(scope="module")
-def seeded(warehouse):
-    for row in warehouse.query(
-        "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' "
-        "AND name != 'schema_migrations'"
-    ):
-        warehouse.execute(f"TRUNCATE TABLE {row['name']}")
-    seed(warehouse)
-    return warehouse
 
 
 def chromium() -> str:
