@@ -6,6 +6,7 @@ chDB under ./data/chdb, the ingest API on 127.0.0.1:8080.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     )
     ingest_rate_per_second: float = Field(50.0, description="Requests per second per token (0: no limit).")
     ingest_rate_burst: int = Field(100, description="Requests a token may send at once before 429.")
+    max_event_age_days: int = Field(400, ge=1, description="Older events are refused (a future one always is).")
     dedupe_window_days: int = Field(30, description="How long ingest remembers event ids to answer duplicate.")
     record_max_events: int = Field(500, description="Most events ingest puts in one Kafka record.")
 
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
     @cached_property
     def chdb_dir(self) -> Path:
         return self.chdb_path or self.data_dir / "chdb"
+
+    @cached_property
+    def max_event_age(self) -> timedelta:
+        return timedelta(days=self.max_event_age_days)
 
     @cached_property
     def notify_db_path(self) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any, Union, get_args
 
 import msgspec
@@ -108,6 +109,20 @@ def decode(raw: bytes | msgspec.Raw) -> AnyEvent:
         raise InvalidEvent("$", f"not valid JSON: {_clean(str(exc))}") from None
     _reject_personal_data(bytes(raw), event)
     return event
+
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_time(event: Event, now: datetime, max_age: timedelta = timedelta(days=400)) -> None:
+    """Refuse an event said to happen after `now` (beyond clock skew) or implausibly long ago.
+
+    A future timestamp would move a partition's watermark ahead and settle every pending check.
+    """
+    if event.occurred_at > now + MAX_CLOCK_SKEW:
+        raise InvalidEvent("occurred_at", f"is in the future (later than {MAX_CLOCK_SKEW} after {now.isoformat()})")
+    if event.occurred_at < now - max_age:
+        raise InvalidEvent("occurred_at", f"is more than {max_age.days} days before {now.isoformat()}")
 
 
 def encode(event: Event | list[Any]) -> bytes:

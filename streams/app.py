@@ -109,7 +109,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     vehicles_topic = topic(settings.topic_vehicles)
     deliveries_topic = topic(settings.topic_deliveries)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
-    sink = Sink(warehouse)
+    sink = Sink(warehouse, settings.max_event_age)
     alert_sink = RowSink(warehouse, "alerts", alert_row, ("toString(alert_id) || alert_type", alert_key))
     delivery_sink = RowSink(warehouse, "alert_deliveries", delivery_row, None)
     stats = SinkStats()
@@ -125,7 +125,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         app.tables.add(table)
         return TableStore(table)
 
-    site_rules = SiteRules(catalogue, state_table("site-rule-state"))
+    site_rules = SiteRules(catalogue, state_table("site-rule-state"), settings.max_event_age)
     vehicle_rules = VehicleRules(catalogue, state_table("vehicle-rule-state"))
 
     async def in_warehouse(write: Callable[[list[Record]], T], records: list[Record]) -> T:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -100,8 +101,9 @@ class PartitionedRules:
 
 
 class SiteRules(PartitionedRules):
-    def __init__(self, catalogue: Catalogue, store: StateStore) -> None:
+    def __init__(self, catalogue: Catalogue, store: StateStore, max_age: timedelta = timedelta(days=400)) -> None:
         super().__init__(lambda states: site_engine(catalogue, states), store)
+        self._max_age = max_age
 
     def _fold(self, engine: Engine, record: Record, out: Output) -> None:
         for index, raw in enumerate(_raw_events(record.value)):
@@ -113,6 +115,7 @@ class SiteRules(PartitionedRules):
     def _handle_event(self, engine: Engine, record: Record, index: int, raw: msgspec.Raw, out: Output) -> None:
         try:
             event = events.decode(raw)
+            events.check_time(event, datetime.fromtimestamp(record.timestamp_ms / 1000, UTC), self._max_age)
         except events.InvalidEvent:
             return  # the sink parks it in the dead-letter topic with the reason
         position = Position(record.offset, index)

@@ -11,7 +11,7 @@ import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -118,8 +118,9 @@ class SiteDirectory:
 
 
 class Sink:
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, max_age: timedelta = timedelta(days=400)) -> None:
         self._warehouse = warehouse
+        self._max_age = max_age
         self.sites = SiteDirectory(warehouse)
 
     def write(self, records: list[Record]) -> SinkResult:
@@ -145,9 +146,12 @@ class Sink:
             except events.InvalidEvent as exc:
                 result.parked.append(DeadLetter(record, 0, "", exc.field, exc.reason))
                 continue
+            now = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
             for index, raw in enumerate(raws):
                 try:
-                    decoded.append((events.decode(raw), record, index))
+                    event = events.decode(raw)
+                    events.check_time(event, now, self._max_age)
+                    decoded.append((event, record, index))
                 except events.InvalidEvent as exc:
                     event_id = events.event_id_of(raw) or ""
                     result.parked.append(DeadLetter(record, index, event_id, exc.field, exc.reason))

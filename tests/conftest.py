@@ -75,6 +75,7 @@ def stack_settings(kafka: KafkaBroker, data_dir: Path, **overrides: Any) -> Sett
         ingest_port=free_port(),
         worker_web_port=free_port(),
         sink_flush_seconds=0.2,
+        max_event_age_days=100_000,  # the factories' events are dated 2026-11-23, whenever the tests run
         worker_group=f"worker-{suffix}",
         notify_group=f"notify-{suffix}",
         **overrides,

@@ -110,7 +110,8 @@ def scenario() -> list[dict[str, Any]]:
 def seed(warehouse: Warehouse) -> dict[str, int]:
     """Store the scenario and the alerts its rules raise by the next day; return counts."""
     bodies = scenario()
-    Sink(warehouse).write([Record("events", 0, n, b"", orjson.dumps(body), 0) for n, body in enumerate(bodies)])
+    received = int(at(days=2).timestamp() * 1000)  # the Kafka time the records were appended
+    Sink(warehouse).write([Record("events", 0, n, b"", orjson.dumps(body), received) for n, body in enumerate(bodies)])
     catalogue = load()
     sites, vehicles = site_engine(catalogue), vehicle_engine(catalogue)
     alerts = []

@@ -40,7 +40,7 @@ class Ingest:
     async def post_events(self, request: web.Request) -> web.Response:
         enterprise = self._authenticate(request)
         raws = await self._read_events(request)
-        intake = assess(raws, enterprise, self.registry, self.in_flight)
+        intake = assess(raws, enterprise, self.registry, self.in_flight, max_age=self.settings.max_event_age)
         outcomes = {outcome.index: outcome for outcome in intake.outcomes}
         records = pack(intake.accepted, self.settings.record_max_events)
         await self._produce(enterprise, records, outcomes)

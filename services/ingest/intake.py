@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -55,13 +55,22 @@ class Intake:
     accepted: list[tuple[int, events.AnyEvent]] = field(default_factory=list)
 
 
-def assess(raws: list[msgspec.Raw], enterprise: Enterprise, registry: Registry, in_flight: set[str]) -> Intake:
+def assess(
+    raws: list[msgspec.Raw],
+    enterprise: Enterprise,
+    registry: Registry,
+    in_flight: set[str],
+    now: datetime | None = None,
+    max_age: timedelta = timedelta(days=400),
+) -> Intake:
     """Validate every event and check it may be stored; claim the sites it registers."""
+    now = now or datetime.now(UTC)
     outcomes: list[Outcome | None] = [None] * len(raws)
     valid: list[tuple[int, events.AnyEvent]] = []
     for index, raw in enumerate(raws):
         try:
             event = events.decode(raw)
+            events.check_time(event, now, max_age)
         except events.InvalidEvent as exc:
             outcomes[index] = _rejected(index, events.event_id_of(raw), exc.field, exc.reason, "invalid")
             continue

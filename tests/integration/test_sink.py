@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -9,13 +10,14 @@ from streams.sink import Record, Sink
 from tests import factories
 
 pytestmark = pytest.mark.integration
+KAFKA_TIME_MS = int((factories.BASE_TIME + timedelta(hours=1)).timestamp() * 1000)
 
 
 def records(*values: object, start: int = 0) -> list[Record]:
     out = []
     for offset, value in enumerate(values, start):
         raw = value if isinstance(value, bytes) else orjson.dumps(value)
-        out.append(Record("events", 0, offset, b"site-a1", raw, 1_795_000_000_000))
+        out.append(Record("events", 0, offset, b"site-a1", raw, KAFKA_TIME_MS))
     return out
 
 
@@ -82,7 +84,7 @@ def test_events_for_unregistered_or_foreign_sites_are_parked_not_stored(clean_wa
 def test_received_at_defaults_to_the_kafka_timestamp_for_outside_producers(clean_warehouse):
     Sink(clean_warehouse).write(records(factories.site_registered()))
     row = clean_warehouse.query("SELECT toUnixTimestamp64Milli(received_at) AS ms FROM raw_events")[0]
-    assert row["ms"] == 1_795_000_000_000
+    assert row["ms"] == KAFKA_TIME_MS
 
 
 def test_a_batch_larger_than_one_lookup_query_is_deduplicated_too(clean_warehouse):
@@ -93,3 +95,16 @@ def test_a_batch_larger_than_one_lookup_query_is_deduplicated_too(clean_warehous
     assert sink.write(batch).stored == 9000
     assert Sink(clean_warehouse).write(batch).duplicates == 9000
     assert clean_warehouse.query("SELECT count() AS n FROM raw_events") == [{"n": 9001}]
+
+
+def test_events_from_the_future_or_the_distant_past_are_parked(clean_warehouse):
+    sink = Sink(clean_warehouse)
+    sink.write(records(factories.site_registered()))
+    future = factories.parcels_received(at=factories.BASE_TIME + timedelta(days=3))
+    ancient = factories.parcels_received(at=factories.BASE_TIME - timedelta(days=500))
+    result = sink.write(records(future, ancient, start=5))
+    assert result.stored == 0
+    assert [(letter.field, letter.reason.split(" (")[0].split(" than")[0]) for letter in result.parked] == [
+        ("occurred_at", "is in the future"),
+        ("occurred_at", "is more"),
+    ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import msgspec
 import orjson
 import pytest
@@ -9,6 +11,7 @@ from services.ingest.intake import assess, http_status, pack
 from services.registry import Enterprise, Registry
 from tests import factories
 
+NOW = factories.BASE_TIME + timedelta(hours=1)
 ENT_A = Enterprise("ent-a", "A 快递")
 ENT_B = Enterprise("ent-b", "B 快递")
 
@@ -27,31 +30,31 @@ def raws(*bodies: dict[str, object]) -> list[msgspec.Raw]:
 
 
 def test_registering_a_site_claims_it_and_later_events_for_it_are_accepted(registry):
-    intake = assess(raws(factories.site_registered(), factories.parcels_received()), ENT_A, registry, set())
+    intake = assess(raws(factories.site_registered(), factories.parcels_received()), ENT_A, registry, set(), NOW)
     assert [o.status for o in intake.outcomes] == ["accepted", "accepted"]
     assert registry.site_owners(["site-a1"]) == {"site-a1": "ent-a"}
 
 
 def test_event_for_an_unregistered_site_is_forbidden(registry):
-    intake = assess(raws(factories.parcels_received(site="nowhere")), ENT_A, registry, set())
+    intake = assess(raws(factories.parcels_received(site="nowhere")), ENT_A, registry, set(), NOW)
     outcome = intake.outcomes[0]
     assert (outcome.status, outcome.field, outcome.problem) == ("rejected", "site_id", "forbidden")
     assert http_status(intake.outcomes) == 403
 
 
 def test_enterprise_cannot_post_for_or_re_register_another_enterprises_site(registry):
-    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     b_events = raws(
         factories.parcels_received(enterprise="ent-b"),
         factories.site_registered(enterprise="ent-b"),
     )
-    intake = assess(b_events, ENT_B, registry, set())
+    intake = assess(b_events, ENT_B, registry, set(), NOW)
     assert [(o.status, o.field) for o in intake.outcomes] == [("rejected", "site_id"), ("rejected", "site_id")]
     assert registry.site_owners(["site-a1"]) == {"site-a1": "ent-a"}
 
 
 def test_envelope_enterprise_must_match_the_token(registry):
-    intake = assess(raws(factories.site_registered(enterprise="ent-b")), ENT_A, registry, set())
+    intake = assess(raws(factories.site_registered(enterprise="ent-b")), ENT_A, registry, set(), NOW)
     assert intake.outcomes[0].field == "enterprise_id"
     assert intake.accepted == []
 
@@ -59,39 +62,39 @@ def test_envelope_enterprise_must_match_the_token(registry):
 def test_policy_events_are_not_for_enterprises(registry):
     policy = factories.examples()["policy.level_changed"]
     policy["enterprise_id"] = "ent-a"
-    intake = assess(raws(policy), ENT_A, registry, set())
+    intake = assess(raws(policy), ENT_A, registry, set(), NOW)
     assert (intake.outcomes[0].field, intake.outcomes[0].problem) == ("event_type", "forbidden")
 
 
 def test_repeated_ids_are_duplicates_for_the_owner_and_a_conflict_for_others(registry):
-    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     first = factories.parcels_received()
     registry.remember_event_ids("ent-a", [first["event_id"]])
     again_in_batch = factories.parcels_received()
-    intake = assess(raws(first, again_in_batch, again_in_batch), ENT_A, registry, set())
+    intake = assess(raws(first, again_in_batch, again_in_batch), ENT_A, registry, set(), NOW)
     assert [o.status for o in intake.outcomes] == ["duplicate", "accepted", "duplicate"]
     assert http_status(intake.outcomes) == 202
 
-    assess(raws(factories.site_registered(enterprise="ent-b", site="site-b1")), ENT_B, registry, set())
+    assess(raws(factories.site_registered(enterprise="ent-b", site="site-b1")), ENT_B, registry, set(), NOW)
     stolen = factories.parcels_received(enterprise="ent-b", site="site-b1", event_id=first["event_id"])
-    intake = assess(raws(stolen), ENT_B, registry, set())
+    intake = assess(raws(stolen), ENT_B, registry, set(), NOW)
     assert (intake.outcomes[0].problem, intake.outcomes[0].field) == ("conflict", "event_id")
     assert http_status(intake.outcomes) == 409
 
 
 def test_id_in_flight_in_another_request_is_a_duplicate(registry):
-    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     body = factories.parcels_received()
-    intake = assess(raws(body), ENT_A, registry, {body["event_id"]})
+    intake = assess(raws(body), ENT_A, registry, {body["event_id"]}, NOW)
     assert intake.outcomes[0].status == "duplicate"
 
 
 def test_mixed_batch_is_207_and_all_invalid_is_422(registry):
-    assess(raws(factories.site_registered()), ENT_A, registry, set())
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     bad = factories.health_checked(temperature=50)
-    mixed = assess(raws(factories.parcels_received(), bad), ENT_A, registry, set())
+    mixed = assess(raws(factories.parcels_received(), bad), ENT_A, registry, set(), NOW)
     assert http_status(mixed.outcomes) == 207
-    assert http_status(assess(raws(bad), ENT_A, registry, set()).outcomes) == 422
+    assert http_status(assess(raws(bad), ENT_A, registry, set(), NOW).outcomes) == 422
 
 
 def test_pack_keeps_one_sites_events_in_order_in_records_of_bounded_size():
@@ -105,3 +108,10 @@ def test_pack_keeps_one_sites_events_in_order_in_records_of_bounded_size():
         stored = events.split(record.value)
         assert [events.decode(r).received_at is not None for r in stored] == [True] * len(stored)
     assert by_key == {b"s2": [0, 2, 4, 6], b"s1": [1, 3, 5]}
+
+
+def test_events_dated_in_the_future_are_rejected_naming_occurred_at(registry):
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), now=factories.BASE_TIME)
+    later = factories.parcels_received(at=factories.BASE_TIME + timedelta(hours=2))
+    intake = assess(raws(later), ENT_A, registry, set(), now=factories.BASE_TIME)
+    assert (intake.outcomes[0].field, intake.outcomes[0].problem) == ("occurred_at", "invalid")
