@@ -63,17 +63,19 @@ def seeded(warehouse: ChdbWarehouse) -> ChdbWarehouse:
     return warehouse
 
 
-def stack_settings(kafka: KafkaBroker, data_dir: Path, **overrides: Any) -> Settings:
+def stack_settings(bootstrap: str, data_dir: Path, **overrides: Any) -> Settings:
     """Settings for one isolated stack: its own topics, ports and data directory."""
     suffix = uuid.uuid4().hex[:8]
     return Settings(
         data_dir=data_dir,
-        kafka_bootstrap=kafka.bootstrap,
+        kafka_bootstrap=bootstrap,
         topic_events=f"events-{suffix}",
         topic_deadletter=f"deadletter-{suffix}",
         topic_alerts=f"alerts-{suffix}",
         ingest_port=free_port(),
         worker_web_port=free_port(),
+        notify_port=free_port(),
+        regulator_port=free_port(),
         sink_flush_seconds=0.2,
         max_event_age_days=100_000,  # the factories' events are dated 2026-11-23, whenever the tests run
         worker_group=f"worker-{suffix}",
@@ -137,7 +139,7 @@ def wait_until(check: Callable[[], Any], timeout: float = 60.0, interval: float 
 @pytest.fixture(scope="module")
 def running_stack(kafka: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackClient]:
     """Worker and ingest against the session broker, shared by the tests of one module."""
-    stack = LocalStack.from_settings(stack_settings(kafka, tmp_path_factory.mktemp("stack")), own_kafka=False)
+    stack = LocalStack.from_settings(stack_settings(kafka.bootstrap, tmp_path_factory.mktemp("stack")), own_kafka=False)
     stack.start()
     yield StackClient(stack)
     stack.stop()

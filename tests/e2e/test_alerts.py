@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.kafka_broker import free_port
 from deploy.stack import LocalStack
 from streams.compliance.catalogue import DEFAULT_CATALOGUE
 from tests import factories
@@ -43,11 +42,10 @@ def start_stack(kafka, tmp_path: Path, receiver: Receiver, catalogue: Path | Non
         )
     )
     settings = stack_settings(
-        kafka,
+        kafka.bootstrap,
         tmp_path,
         clock_tick_seconds=0.5,
         notify_routes=routes,
-        notify_port=free_port(),
         rule_catalogue=catalogue,
     )
     stack = LocalStack.from_settings(settings, own_kafka=False)

@@ -18,7 +18,7 @@ PER_REQUEST = 500
 
 def test_worker_killed_mid_stream_restarts_with_exactly_every_event_stored_once(kafka, tmp_path):
     # Small insert batches, so the kill lands between inserts with uncommitted records in flight.
-    stack = LocalStack.from_settings(stack_settings(kafka, tmp_path, sink_batch_records=50), own_kafka=False)
+    stack = LocalStack.from_settings(stack_settings(kafka.bootstrap, tmp_path, sink_batch_records=50), own_kafka=False)
     stack.start()
     client = StackClient(stack)
     try:
