@@ -1,8 +1,8 @@
 """The faust worker: events topic -> ClickHouse sink and compliance rules -> alerts.
 
-Agents: `sink` stores events (bad records go to the dead-letter topic and table); `rules` folds
-events into per-site rule state and re-keys vehicle events; `vehicle-rules` folds those per
-vehicle; `alert-sink` and `delivery-sink` store alerts and webhook deliveries. Rule state lives in
+Agents, one per topic: `events` stores each batch (bad records go to the dead-letter topic and
+table), then folds it into per-site rule state and re-keys vehicle events; `vehicle-rules` folds
+those per vehicle; `alert-sink` and `delivery-sink` store alerts and webhook deliveries. Rule state lives in
 faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the source partition.
 
 Offsets are committed only for records whose batch was stored: `take_events` acks a batch after
@@ -153,11 +153,12 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         await asyncio.gather(*pending)
 
     async def park(letters: list[DeadLetter]) -> None:
-        pending = [
-            await deadletter_topic.send(key=letter.record.key, value=_dead_letter_value(letter)) for letter in letters
-        ]
-        await asyncio.gather(*pending)
+        """Publish the letters (already stored in dead_letters); a failed publish must not stall the partition."""
         for letter in letters:
+            try:
+                await (await deadletter_topic.send(key=letter.record.key, value=_dead_letter_value(letter)))
+            except Exception as exc:  # the letter is in ClickHouse; say so and go on
+                log.error("dead_letter_publish_failed", offset=letter.record.offset, error=repr(exc))
             log.info(
                 "event_parked",
                 partition=letter.record.partition,
@@ -168,8 +169,18 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
                 reason=letter.reason,
             )
 
-    @app.agent(events_topic, name="sink")
-    async def sink_events(stream: faust.StreamT[bytes]) -> None:
+    async def evaluate(rules: SiteRules | VehicleRules, records: list[Record]) -> None:
+        out = rules.handle(records)
+        await publish(out)
+        rules.checkpoint()
+        for alert in out.alerts:
+            log.info("alert", type=type(alert).__name__, rule=alert.rule_id, site=alert.site_id, id=alert.alert_id)
+
+    # One agent per topic: faust may hand a record fetched during start-up to the agents already
+    # subscribed, and its offset is committed once they ack; a second agent on the same topic
+    # could miss it. So each batch of events is stored, then evaluated, then acknowledged.
+    @app.agent(events_topic, name="events")
+    async def on_events(stream: faust.StreamT[bytes]) -> None:
         # take_events is on faust's Stream; the StreamT protocol does not declare it.
         batches = stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_records, within=settings.sink_flush_seconds
@@ -179,25 +190,15 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             result = await in_warehouse(sink.write, records)
             await park(result.parked)
             stats.add(len(records), result)
-            log.debug("batch_stored", records=len(records), stored=result.stored, duplicates=result.duplicates)
+            await evaluate(site_rules, records)
 
-    def rules_agent(topic_: faust.TopicT, name: str, rules: SiteRules | VehicleRules) -> None:
-        @app.agent(topic_, name=name)
-        async def evaluate(stream: faust.StreamT[bytes]) -> None:
-            batches = stream.take_events(  # type: ignore[attr-defined]
-                settings.sink_batch_records, within=settings.sink_flush_seconds
-            )
-            async for batch in batches:
-                out = rules.handle([_record(event) for event in batch])
-                await publish(out)
-                rules.checkpoint()
-                for alert in out.alerts:
-                    log.info(
-                        "alert", type=type(alert).__name__, rule=alert.rule_id, site=alert.site_id, id=alert.alert_id
-                    )
-
-    rules_agent(events_topic, "rules", site_rules)
-    rules_agent(vehicles_topic, "vehicle-rules", vehicle_rules)
+    @app.agent(vehicles_topic, name="vehicle-rules")
+    async def on_vehicle_events(stream: faust.StreamT[bytes]) -> None:
+        batches = stream.take_events(  # type: ignore[attr-defined]
+            settings.sink_batch_records, within=settings.sink_flush_seconds
+        )
+        async for batch in batches:
+            await evaluate(vehicle_rules, [_record(event) for event in batch])
 
     def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
         @app.agent(topic_, name=name)

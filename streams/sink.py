@@ -26,7 +26,7 @@ from schemas.registry import SiteRegistered
 from streams.warehouse import Warehouse, id_set, literal
 
 PREVIEW_CHARS = 2000
-MAX_PARKED_BYTES = 1024 * 1024
+MAX_PARKED_BYTES = 256 * 1024  # of the original record, kept in the letter: a letter stays under 1 MB
 LOOKUP_CHUNK = 4000  # ids per IN (...) lookup: ~170 kB of SQL, under ClickHouse's 256 kB max_query_size
 
 
