@@ -85,6 +85,9 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
+TOO_DEEP = "not valid JSON: nested too deeply"
+
+
 def split(value: bytes) -> list[msgspec.Raw]:
     """The raw events of one record or body: a JSON object is one event, an array is a batch."""
     try:
@@ -93,6 +96,10 @@ def split(value: bytes) -> list[msgspec.Raw]:
         raise InvalidEvent("$", f"not valid JSON: {_clean(str(exc))}") from None
     except msgspec.ValidationError:
         raise InvalidEvent("$", "expected a JSON object (one event) or an array of events") from None
+    except RecursionError:
+        raise InvalidEvent("$", TOO_DEEP) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent("$", f"not valid JSON: not UTF-8 at byte {exc.start}") from None
     if isinstance(parsed, dict):
         return [msgspec.Raw(value)]
     return parsed
@@ -107,6 +114,10 @@ def decode(raw: bytes | msgspec.Raw) -> AnyEvent:
         raise InvalidEvent(field, reason) from None
     except msgspec.DecodeError as exc:
         raise InvalidEvent("$", f"not valid JSON: {_clean(str(exc))}") from None
+    except RecursionError:
+        raise InvalidEvent("$", TOO_DEEP) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent("$", f"not valid JSON: not UTF-8 at byte {exc.start}") from None
     _reject_personal_data(bytes(raw), event)
     return event
 

@@ -140,6 +140,20 @@ def test_split_takes_one_object_or_an_array():
         assert caught.value.field == "$"
 
 
+def test_deep_nesting_and_text_that_is_not_utf8_are_invalid_json_not_a_crash():
+    event = orjson.dumps(factories.examples()["anomaly.reported"])
+    deep = event.replace(b'"grid_id":"G-12"', b'"grid_id":' + b'{"a":' * 5000 + b"1" + b"}" * 5000)
+    not_utf8 = event.replace("小区".encode(), b"\xff\xfe")
+    for bad, reason in (
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+        (deep, "nested too deeply"),
+        (not_utf8, "UTF-8"),
+    ):
+        with pytest.raises(events.InvalidEvent) as caught:
+            events.decode(events.split(bad)[0])
+        assert (caught.value.field, reason in caught.value.reason) == ("$", True)
+
+
 def test_event_id_is_read_even_from_an_invalid_event():
     body = factories.examples()["parcels.received"]
     raw = _with(body, "payload.item_count", -1)
