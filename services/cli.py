@@ -77,6 +77,41 @@ def regulator_create(regulator_id: str, name: str, jurisdiction: str) -> None:
         registry.close()
 
 
+@regulator.command("row-policies")
+@click.option(
+    "--service-user",
+    default=None,
+    help="The services' ClickHouse user, which keeps every row (default: TONGFANG_CLICKHOUSE_USER).",
+)
+@click.option("--apply", is_flag=True, help="Run the statements on the ClickHouse server instead of printing them.")
+def regulator_row_policies(service_user: str | None, apply: bool) -> None:
+    """SQL giving each regulator a ClickHouse role that reads only its jurisdiction's rows."""
+    from services.registry import Registry
+    from services.row_policies import scoped_tables, statements
+    from streams.warehouse import ServerWarehouse, open_reader
+
+    settings = Settings()
+    if apply and settings.warehouse != "clickhouse":
+        raise click.UsageError("--apply needs TONGFANG_WAREHOUSE=clickhouse: chDB has no users or roles")
+    registry = Registry(settings.ingest_db_path)
+    try:
+        regulators = registry.regulators()
+    finally:
+        registry.close()
+    tables = scoped_tables(open_reader(settings))  # the server, or the running worker's chDB
+    sql = statements(regulators, tables, settings.clickhouse_database, service_user or settings.clickhouse_user)
+    if not apply:
+        click.echo("".join(f"{statement};\n" for statement in sql), nl=False)
+        return
+    server = ServerWarehouse(settings)
+    try:
+        for statement in sql:
+            server.execute(statement)
+    finally:
+        server.close()
+    click.echo(f"applied {len(sql)} statements for {len(regulators)} regulator(s)", err=True)
+
+
 @main.command()
 @click.option("--jurisdiction", required=True, help="Division-code prefix.")
 @click.option("--date", "day", default=None, help="YYYY-MM-DD; default today (Asia/Shanghai).")

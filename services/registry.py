@@ -114,6 +114,10 @@ class Registry:
         )
         return token
 
+    def regulators(self) -> list[Regulator]:
+        rows = self._db.execute("SELECT regulator_id, name, jurisdiction FROM regulators ORDER BY regulator_id")
+        return [Regulator(*row) for row in rows]
+
     def authenticate_regulator(self, token: str) -> Regulator | None:
         row = self._db.execute(
             "SELECT regulator_id, name, jurisdiction FROM regulators WHERE token_sha256 = ?", (_digest(token),)
