@@ -54,6 +54,10 @@ test: install browser lint
 bench: install
 	$(PY) -m tests.load.bench $(BENCH_ARGS)
 
+# An hour of steady traffic; RSS of every process each minute. SOAK_ARGS="--minutes 10" for less.
+soak: install
+	$(PY) -m tests.load.soak $(SOAK_ARGS)
+
 clean:
 	rm -rf data build *.egg-info
 

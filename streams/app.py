@@ -226,7 +226,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             for partition in range(settings.topic_partitions):
                 await events_topic.send(key=CLOCK_KEY, value=value, partition=partition)
 
-    register_pages(app, warehouse, executor, lambda: asdict(stats))
+    def report() -> dict[str, object]:
+        return {**asdict(stats), "site_rules": site_rules.footprint(), "vehicle_rules": vehicle_rules.footprint()}
+
+    register_pages(app, warehouse, executor, report)
     return app
 
 

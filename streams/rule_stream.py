@@ -76,6 +76,14 @@ class PartitionedRules:
             if changed:
                 self._store.save(partition, changed)
 
+    def footprint(self) -> dict[str, int]:
+        """The engines' footprints summed (see `Engine.footprint`), with the partitions held."""
+        total = {"partitions": len(self.engines)}
+        for engine in self.engines.values():
+            for name, value in engine.footprint().items():
+                total[name] = total.get(name, 0) + value
+        return total
+
     def forget(self, partitions: set[int]) -> None:
         """Drop engines of partitions this worker no longer owns (their state moves with them)."""
         for partition in partitions:

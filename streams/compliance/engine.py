@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+import msgspec
+
 from schemas.alerts import AlertRaised, AlertResolved, AnyAlert, SubjectKind
 from schemas.envelope import Event
 from schemas.policy import PolicyLevelChanged
@@ -108,6 +110,11 @@ def jurisdiction_prefix(division_code: str) -> str:
     return code
 
 
+_footprint_encoder = msgspec.json.Encoder()
+DAY_MS = 86_400_000
+TRACKED_ALERT_MS = 40 * DAY_MS  # over a month: last month's inspection, recorded late, still settles its alert
+
+
 @dataclass
 class Engine:
     """Rules over the keys of one partition."""
@@ -138,6 +145,15 @@ class Engine:
     @property
     def watermark(self) -> int:
         return int(self.states[self.CLOCK]["watermark"])
+
+    def footprint(self) -> dict[str, int]:
+        """How much the engine holds: keys, pending timers, open alerts, state as JSON bytes."""
+        return {
+            "keys": len(self.states),
+            "timers": len(self._timers),
+            "open_alerts": sum(len(state.get("open", ())) for state in self.states.values()),
+            "state_bytes": len(_footprint_encoder.encode(self.states)),
+        }
 
     def process(self, key: str, event: Event, position: Position, site: State | None = None) -> list[AnyAlert]:
         """Apply one event for `key`; return the alerts it and the advanced watermark produce."""
@@ -184,7 +200,25 @@ class Engine:
     def _advance(self, watermark: int) -> list[AnyAlert]:
         clock = self.states[self.CLOCK]
         clock["watermark"] = max(clock["watermark"], watermark)
-        return self._fire_due()
+        alerts = self._fire_due()
+        if clock.get("swept", 0) < self.watermark // DAY_MS:
+            clock["swept"] = self.watermark // DAY_MS
+            self._stop_tracking_old_alerts()
+        return alerts
+
+    def _stop_tracking_old_alerts(self) -> None:
+        """Once a day of event time: open alerts whose deadline is over `TRACKED_ALERT_MS` old leave
+        the state (they stay open in the alerts table; a record that late no longer settles them)."""
+        horizon = self.watermark - TRACKED_ALERT_MS
+        for key, state in self.states.items():
+            opened = state.get("open")
+            if not opened:
+                continue
+            old = [name for name, alert in opened.items() if alert["deadline"] < horizon]
+            for name in old:
+                del opened[name]
+            if old:
+                self.dirty.add(key)
 
     def _fire_due(self) -> list[AnyAlert]:
         watermark = self.watermark
