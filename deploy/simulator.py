@@ -5,7 +5,11 @@
 closed loops from sorting centres. `City.events(start, hours)` yields that period's events in
 time order: pre-shift checks and shifts, tests by role, parcel batches (an imported share at
 international sites) with disinfection and dispatch, premises disinfection, vehicle loops; with
-configurable rates of every kind of violation. The same seed and period give the same events.
+configurable rates of every kind of violation. Party branches (党支部) of the brands have
+responsibility zones (党员责任区: a set of sites, one of them the vanguard post 党员先锋岗): the
+records of a zone's sites carry the branch's id (the branch vouches for them), and its members,
+couriers at those sites, report anomalies they see in their communities (流动网格员) from the
+street (9-digit division code). The same seed and period give the same events.
 """
 
 from __future__ import annotations
@@ -44,6 +48,15 @@ KIND_ZH = {
     "outlet": "网点",
     "station": "驿站",
 }
+ANOMALIES = [
+    ("unregistered_arrival", "楼道内有外地返回人员未登记"),
+    ("crowding", "快递柜前取件人员聚集"),
+    ("sick_resident", "收件人自述发热咳嗽"),
+    ("closed_area_breach", "封控小区有人翻越围挡取件"),
+    ("parcel_hazard", "境外包裹外包装破损"),
+    ("other", "驿站门口未设扫码点"),
+]
+COMMUNITIES = ["文新", "翠苑", "古荡", "三墩", "闻堰", "良渚", "乔司", "下沙", "长河", "湖滨"]
 TEST_DAYS = {
     "international_exposed": 3,
     "international_handler": 6,
@@ -74,6 +87,7 @@ class Violations:
     broken_seal: float = 0.01
     long_dwell: float = 0.03
     out_of_order: float = 0.02  # records sent a little out of order (within the allowed lateness)
+    anomaly_reports: float = 0.05  # per Party member and day: a community anomaly reported
 
     @classmethod
     def none(cls) -> Violations:
@@ -94,6 +108,15 @@ class Site:
 
 
 @dataclass
+class PartyBranch:
+    branch_id: str
+    name: str
+    zone: list[str]  # site ids: the responsibility zone
+    vanguard_post: str  # the site of the zone that is the vanguard post
+    members: list[tuple[str, str]]  # (pseudonym, site id): couriers who are Party members
+
+
+@dataclass
 class Route:
     route_id: str
     vehicle_id: str
@@ -109,6 +132,7 @@ class City:
         key = f"tongfang-simulator-{seed}".encode()
         self.sites: list[Site] = []
         self.routes: list[Route] = []
+        self.branches: list[PartyBranch] = []
         brands = list(BRANDS)
         districts = list(DISTRICTS)
         for number in range(sites):
@@ -145,6 +169,34 @@ class City:
                 loop_stops = [centre.site_id, *stops, centre.site_id]  # a closed loop comes home
                 self.routes.append(Route(route_id, vehicle_id, drivers[loop % len(drivers)], loop_stops))
 
+        self._party_branches(rng)
+
+    def _party_branches(self, rng: random.Random) -> None:
+        """A branch per brand and district, where the brand has two or more sites; members are a
+        third of the couriers and sorters of the zone."""
+        zones: dict[tuple[str, str], list[Site]] = {}
+        for site in self.sites:
+            zones.setdefault((site.brand, site.division_code), []).append(site)
+        for (brand, division), sites in sorted(zones.items()):
+            if len(sites) < 2:
+                continue
+            members = [
+                (person, site.site_id)
+                for site in sites
+                for person, role in site.staff
+                if role in ("courier", "sorter") and rng.random() < 1 / 3
+            ]
+            self.branches.append(
+                PartyBranch(
+                    branch_id=f"pb-{brand}-{division}",
+                    name=f"{BRANDS[brand]}{DISTRICTS[division]}党支部",
+                    zone=[site.site_id for site in sites],
+                    vanguard_post=sites[0].site_id,
+                    members=members,
+                )
+            )
+        self._branch_of = {site_id: branch.branch_id for branch in self.branches for site_id in branch.zone}
+
     @property
     def enterprises(self) -> dict[str, str]:
         return {site.enterprise_id: f"{BRANDS[site.brand]}速递杭州公司" for site in self.sites}
@@ -178,7 +230,7 @@ class City:
                 out.append(self._event(rng, site, "staff.enrolled", at, payload))
                 out.append(self._event(rng, site, "staff.vaccinated", at, {"staff_id": person, "dose": 3}))
         for route in self.routes:
-            centre = self._site(route.stops[0])
+            centre = self.site(route.stops[0])
             out.append(
                 self._event(
                     rng, centre, "vehicle.registered", at, {"vehicle_id": route.vehicle_id, "vehicle_kind": "line_haul"}
@@ -226,6 +278,35 @@ class City:
                     out.append((moment, self._event(rng, site, "site.inspected", moment, inspection)))
         for route in self.routes:
             out += self._loop(rng, route, day)
+        for branch in self.branches:
+            out += self._anomalies(rng, branch, day)
+        for _, body in out:
+            branch_id = self._branch_of.get(body["site_id"])
+            if branch_id:
+                body["party_branch_id"] = branch_id
+        return out
+
+    def _anomalies(
+        self, rng: random.Random, branch: PartyBranch, day: datetime
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        out = []
+        for person, site_id in branch.members:
+            if rng.random() >= self.violations.anomaly_reports:
+                continue
+            site = self.site(site_id)
+            moment = day + timedelta(hours=rng.randint(9, 19), minutes=rng.randint(0, 59))
+            category, description = ANOMALIES[rng.randrange(len(ANOMALIES))]
+            street = f"{site.division_code}{rng.randint(1, 12):03d}"
+            payload = {
+                "category": category,
+                "description": description,
+                "community": f"{DISTRICTS[site.division_code]}{rng.choice(COMMUNITIES)}社区",
+                "grid_id": f"G-{street}-{rng.randint(1, 30):02d}",
+                "division_code": street,
+            }
+            body = self._event(rng, site, "anomaly.reported", moment, payload)
+            body["actor_id"] = person
+            out.append((moment, body))
         return out
 
     def _people(self, rng: random.Random, site: Site, day: datetime) -> list[tuple[datetime, dict[str, Any]]]:
@@ -309,7 +390,7 @@ class City:
 
     def _loop(self, rng: random.Random, route: Route, day: datetime) -> list[tuple[datetime, dict[str, Any]]]:
         v = self.violations
-        centre = self._site(route.stops[0])
+        centre = self.site(route.stops[0])
         start = day + timedelta(hours=8, minutes=rng.randint(0, 60))
         window_end = start + timedelta(hours=(len(route.stops) - 1) * 1.5)
         plan = {
@@ -327,7 +408,7 @@ class City:
         if rng.random() < v.off_route:
             stops.insert(1, self.sites[rng.randrange(len(self.sites))].site_id)
         for index, site_id in enumerate(stops):
-            site = self._site(site_id)
+            site = self.site(site_id)
             if index > 0:
                 moment += timedelta(minutes=rng.randint(30, 70) + (150 if overdue and index == len(stops) - 1 else 0))
                 arrival = {
@@ -351,7 +432,7 @@ class City:
 
     # helpers --------------------------------------------------------------------------------------
 
-    def _site(self, site_id: str) -> Site:
+    def site(self, site_id: str) -> Site:
         return next(site for site in self.sites if site.site_id == site_id)
 
     @staticmethod

@@ -51,3 +51,23 @@ def test_no_raw_id_number_leaves_the_simulator():
     for body in City(2, sites=10).registrations(START):
         text = orjson.dumps(body).decode()
         events.decode(text.encode())  # would raise on anything shaped like an ID-card number
+
+
+def test_party_branches_vouch_for_their_zone_and_members_report_anomalies():
+    city = City(5, sites=40)
+    assert city.branches
+    zones = [set(branch.zone) for branch in city.branches]
+    assert all(len(zone) >= 2 for zone in zones)
+    assert sum(len(zone) for zone in zones) == len(set().union(*zones))  # a site is in one zone at most
+    branch_of = {site: branch.branch_id for branch in city.branches for site in branch.zone}
+    members = {person: branch.branch_id for branch in city.branches for person, _ in branch.members}
+    bodies = list(city.events(START, 72))
+    for body in bodies:
+        assert body.get("party_branch_id") == branch_of.get(body["site_id"])
+    reports = [body for body in bodies if body["event_type"] == "anomaly.reported"]
+    assert len(reports) > 5
+    for report in reports:
+        assert members[report["actor_id"]] == report["party_branch_id"]
+        assert report["payload"]["division_code"].startswith(city.site(report["site_id"]).division_code)
+        assert len(report["payload"]["division_code"]) == 9  # a street
+        events.decode(orjson.dumps(report))
