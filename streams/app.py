@@ -204,7 +204,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         @app.agent(topic_, name=name)
         async def store_rows(stream: faust.StreamT[bytes]) -> None:
             batches = stream.take_events(  # type: ignore[attr-defined]
-                settings.sink_batch_records, within=settings.sink_flush_seconds
+                settings.sink_batch_records, within=settings.alert_flush_seconds
             )
             async for batch in batches:
                 await in_warehouse(row_sink.write, [_record(event) for event in batch])

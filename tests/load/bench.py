@@ -127,7 +127,10 @@ def alert_latency(directory: Path, broker: KafkaBroker, batches: int = 20) -> di
     from services.registry import Registry
     from streams.compliance.catalogue import load
 
-    settings = settings_for(directory, broker, "alerts").model_copy(update={"clock_tick_seconds": 1.0})
+    defaults = Settings()  # measured with the default tick and flush windows
+    settings = settings_for(directory, broker, "alerts").model_copy(
+        update={"clock_tick_seconds": defaults.clock_tick_seconds, "sink_flush_seconds": defaults.sink_flush_seconds}
+    )
     stack = LocalStack.from_settings(settings, own_kafka=False).start()
     try:
         registry = Registry(settings.ingest_db_path)
@@ -316,6 +319,8 @@ def main() -> None:
     result: dict[str, Any] = {"machine": "2 cores, 24 GiB"}
     with tempfile.TemporaryDirectory(prefix="tongfang-bench-") as tmp:
         directory = Path(tmp)
+        if "alerts" in stages:
+            result |= alerts(directory)
         if "pipeline" in stages:
             result |= pipeline(directory, args.sites, args.events)
         if "panels" in stages:
@@ -331,14 +336,21 @@ def pipeline(directory: Path, sites: int, count: int) -> dict[str, Any]:
     city, events = city_events(sites, count)
     broker = KafkaBroker(directory / "kafka", port=free_port(), controller_port=free_port()).start()
     try:
-        latency = alert_latency(directory, broker)
         e2e = end_to_end(directory, broker, city, events)
         alone = worker_alone(directory, broker, events)
         top = ceiling(directory, broker, alone.pop("topic"), len(events))
     finally:
         broker.stop()
     ratio = round(e2e["end_to_end_events_per_s"] / top["ceiling_events_per_s"], 2)
-    return {**e2e, **latency, **alone, **top, "end_to_end_over_ceiling": ratio}
+    return {**e2e, **alone, **top, "end_to_end_over_ceiling": ratio}
+
+
+def alerts(directory: Path) -> dict[str, Any]:
+    broker = KafkaBroker(directory / "kafka-alerts", port=free_port(), controller_port=free_port()).start()
+    try:
+        return alert_latency(directory, broker)
+    finally:
+        broker.stop()
 
 
 def print_table(result: dict[str, Any]) -> None:
