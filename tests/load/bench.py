@@ -227,30 +227,36 @@ def ceiling(directory: Path, broker: KafkaBroker, topic: str, expected: int) -> 
 
 
 def panel_queries(directory: Path, rows: int, repeats: int) -> dict[str, Any]:
-    """Every panel's query over `rows` generated events in the typed tables and alerts."""
+    """Every panel's query over `rows` generated events (30 days) in the typed tables and alerts,
+    for the dashboards' default range (the last 24 hours) and for the whole 30 days."""
     warehouse = ChdbWarehouse(directory / "panels-chdb")
     migrate(warehouse)
     generate(warehouse, rows)
-    since, until = START, START + timedelta(days=30)
+    end = START + timedelta(days=30)
+    ranges = {"24h": (end - timedelta(days=1), end), "30d": (START, end)}
     variables = {"jurisdiction": "3301", "brand": ALL, "site": ALL}
-    timings: dict[str, dict[str, float]] = {}
-    for spec in SPECS:
-        for panel in spec.panels:
-            site_vars = {**variables, "site": "sf-330106-0001" if spec.single_site else ALL}
-            sql = expand(panel.sql, since, until, site_vars, interval_s=3600)
-            samples = []
-            for _ in range(repeats):
-                began = time.perf_counter()
-                warehouse.query(sql)
-                samples.append((time.perf_counter() - began) * 1000)
-            samples.sort()
-            timings[f"{spec.uid}/{panel.title}"] = {
-                "p50_ms": round(statistics.median(samples), 1),
-                "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 1),
-            }
+    out: dict[str, Any] = {"rows": rows}
+    for name, (since, until) in ranges.items():
+        timings: dict[str, dict[str, float]] = {}
+        for spec in SPECS:
+            for panel in spec.panels:
+                site_vars = {**variables, "site": "sf-330106-0001" if spec.single_site else ALL}
+                sql = expand(panel.sql, since, until, site_vars, interval_s=300 if name == "24h" else 3600)
+                samples = []
+                for _ in range(repeats):
+                    began = time.perf_counter()
+                    warehouse.query(sql)
+                    samples.append((time.perf_counter() - began) * 1000)
+                samples.sort()
+                timings[f"{spec.uid}/{panel.title}"] = {
+                    "p50_ms": round(statistics.median(samples), 1),
+                    "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 1),
+                }
+        out[name] = timings
+        out[f"worst_panel_p95_ms_{name}"] = max(t["p95_ms"] for t in timings.values())
+        out[f"panels_over_150_ms_{name}"] = sum(t["p95_ms"] > 150 for t in timings.values())
     warehouse.close()
-    worst = max(timings.values(), key=lambda t: t["p95_ms"])
-    return {"rows": rows, "panels": timings, "worst_panel_p95_ms": worst["p95_ms"]}
+    return out
 
 
 def generate(warehouse: Warehouse, rows: int) -> None:
@@ -313,7 +319,9 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=600)
     parser.add_argument("--panel-rows", type=int, default=10_000_000, help="stored events for the panel queries")
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--stages", default="pipeline,panels", help="comma-separated: pipeline (1-3, 4, 6), panels (5)")
+    parser.add_argument(
+        "--stages", default="alerts,pipeline,panels", help="comma-separated: alerts (4), pipeline (1-3, 6), panels (5)"
+    )
     args = parser.parse_args()
     stages = set(args.stages.split(","))
     result: dict[str, Any] = {"machine": "2 cores, 24 GiB"}
@@ -376,9 +384,20 @@ def print_table(result: dict[str, Any]) -> None:
             "<= 1000 ms",
         ),
         (
-            "worst panel p95",
-            lambda: f"{r['panel_queries']['worst_panel_p95_ms']} ms over {r['panel_queries']['rows']:,} events",
+            "worst panel p95, last 24 h (dashboards' default)",
+            lambda: (
+                f"{r['panel_queries']['worst_panel_p95_ms_24h']} ms over {r['panel_queries']['rows']:,} events "
+                f"({r['panel_queries']['panels_over_150_ms_24h']} over 150 ms)"
+            ),
             "<= 150 ms at 100 M",
+        ),
+        (
+            "worst panel p95, all 30 days",
+            lambda: (
+                f"{r['panel_queries']['worst_panel_p95_ms_30d']} ms "
+                f"({r['panel_queries']['panels_over_150_ms_30d']} over 150 ms)"
+            ),
+            "",
         ),
         ("peak memory (MB)", lambda: ", ".join(f"{k} {v}" for k, v in r["peak_memory_mb"].items()), ""),
     ]
