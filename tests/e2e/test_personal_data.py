@@ -37,7 +37,7 @@ def test_no_id_or_phone_number_anywhere_after_a_simulated_day(running_stack: Sta
     start = datetime.now(SHANGHAI) - timedelta(hours=20)
     day = [*city.registrations(start - timedelta(hours=1)), *city.events(start, 20)]
     accepted = asyncio.run(to_http(settings, city, day, rate=0, size=500))
-    assert accepted > 500
+    assert accepted == len(day) > 300  # every simulated event is valid; how many depends on the hour
     wait_until(lambda: running_stack.scalar("SELECT count() FROM raw_events") >= accepted, timeout=120)
 
     tables = [row["name"] for row in running_stack.query("SHOW TABLES") if not row["name"].endswith("_mv")]
