@@ -43,7 +43,8 @@ def test_worker_killed_mid_stream_restarts_with_exactly_every_event_stored_once(
         assert statuses == [202] * (EVENTS // PER_REQUEST)
 
         worker.start().wait_ready()
-        wait_until(lambda: client.scalar("SELECT count() FROM parcel_events") >= EVENTS, timeout=180)
+        # A slow machine may take minutes; a lost event never arrives and fails here all the same.
+        wait_until(lambda: client.scalar("SELECT count() FROM parcel_events") >= EVENTS, timeout=300)
         counts = client.query(
             "SELECT count() AS rows, uniqExact(event_id) AS ids FROM raw_events WHERE event_type = 'parcels.received'"
         )
