@@ -15,6 +15,7 @@ def test_short_soak_loses_and_doubles_nothing_and_every_process_stays_up(tmp_pat
     result = soak.run(tmp_path)
     assert result["events_accepted"] == result["events_sent"] > 2000
     assert (result["lost"], result["duplicated"]) == (0, 0)
+    assert 0 < result["received_to_stored_ms_p50"] <= result["received_to_stored_ms_p99"]
     samples = result["samples"]
     assert len(samples) >= 6
     assert set(samples[0]["rss_mb"]) == {"worker", "ingest", "notify", "regulator", "kafka"}

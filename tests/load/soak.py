@@ -82,6 +82,11 @@ class Soak:
         reader = WorkerReader(settings)
         stored = _wait_for(reader, accepted[0], timeout=600)
         doubled = reader.query("SELECT count() - uniqExact(event_id) AS n FROM raw_events FINAL")[0]["n"]
+        latency = reader.query(  # at a steady rate the pipeline is not saturated: this is what a user sees
+            "SELECT quantile(0.5)(toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)) AS p50, "
+            "quantile(0.99)(toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)) AS p99 "
+            "FROM raw_events"
+        )[0]
         return {
             "minutes": round((time.monotonic() - began) / 60, 1),
             "simulated_days": self.days,
@@ -92,6 +97,8 @@ class Soak:
             "events_stored": stored,
             "lost": accepted[0] - stored,
             "duplicated": doubled,
+            "received_to_stored_ms_p50": round(latency["p50"]),
+            "received_to_stored_ms_p99": round(latency["p99"]),
             "samples": self.samples,
             "rss_growth_pct": growth(self.samples, list(pids)),
         }
@@ -182,6 +189,8 @@ def main() -> None:
         f"\nsent {result['events_sent']:,}  accepted {result['events_accepted']:,}  "
         f"stored {result['events_stored']:,}  lost {result['lost']}  duplicated {result['duplicated']}"
     )
+    p50, p99 = result["received_to_stored_ms_p50"], result["received_to_stored_ms_p99"]
+    print(f"received -> stored p50 / p99: {p50} / {p99} ms")
     print("RSS growth, last quarter against the second (%):", result["rss_growth_pct"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"soak-{time.strftime('%Y%m%dT%H%M%S')}.json"
