@@ -169,6 +169,7 @@ class City:
                 loop_stops = [centre.site_id, *stops, centre.site_id]  # a closed loop comes home
                 self.routes.append(Route(route_id, vehicle_id, drivers[loop % len(drivers)], loop_stops))
 
+        self._by_id = {site.site_id: site for site in self.sites}
         self._party_branches(rng)
 
     def _party_branches(self, rng: random.Random) -> None:
@@ -433,7 +434,7 @@ class City:
     # helpers --------------------------------------------------------------------------------------
 
     def site(self, site_id: str) -> Site:
-        return next(site for site in self.sites if site.site_id == site_id)
+        return self._by_id[site_id]
 
     @staticmethod
     def _event(

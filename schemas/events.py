@@ -85,21 +85,29 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
-TOO_DEEP = "not valid JSON: nested too deeply"
+# What the decoder raises for bytes that are not JSON it can read: malformed (DecodeError, of which
+# ValidationError is a subclass and is caught first), nested past the recursion limit, not UTF-8.
+_NOT_JSON = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
+def _not_json(exc: Exception) -> InvalidEvent:
+    if isinstance(exc, RecursionError):
+        reason = "nested too deeply"
+    elif isinstance(exc, UnicodeDecodeError):
+        reason = f"not UTF-8 at byte {exc.start}"
+    else:
+        reason = _clean(str(exc))
+    return InvalidEvent("$", f"not valid JSON: {reason}")
 
 
 def split(value: bytes) -> list[msgspec.Raw]:
     """The raw events of one record or body: a JSON object is one event, an array is a batch."""
     try:
         parsed = _object_or_array.decode(value)
-    except msgspec.DecodeError as exc:
-        raise InvalidEvent("$", f"not valid JSON: {_clean(str(exc))}") from None
     except msgspec.ValidationError:
         raise InvalidEvent("$", "expected a JSON object (one event) or an array of events") from None
-    except RecursionError:
-        raise InvalidEvent("$", TOO_DEEP) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidEvent("$", f"not valid JSON: not UTF-8 at byte {exc.start}") from None
+    except _NOT_JSON as exc:
+        raise _not_json(exc) from None
     if isinstance(parsed, dict):
         return [msgspec.Raw(value)]
     return parsed
@@ -112,12 +120,8 @@ def decode(raw: bytes | msgspec.Raw) -> AnyEvent:
     except msgspec.ValidationError as exc:
         field, reason = _field_and_reason(str(exc))
         raise InvalidEvent(field, reason) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidEvent("$", f"not valid JSON: {_clean(str(exc))}") from None
-    except RecursionError:
-        raise InvalidEvent("$", TOO_DEEP) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidEvent("$", f"not valid JSON: not UTF-8 at byte {exc.start}") from None
+    except _NOT_JSON as exc:
+        raise _not_json(exc) from None
     _reject_personal_data(bytes(raw), event)
     return event
 

@@ -151,15 +151,9 @@ def test_worker_kill_broker_kill_and_stack_restart_lose_and_double_nothing(tmp_p
             return {row["id"] for row in rows}
 
         deadline = time.monotonic() + 120
-        while live() != replayed and time.monotonic() < deadline:
+        while (seen := live()) != replayed and time.monotonic() < deadline:
             time.sleep(1)
-        missing, extra = replayed - live(), live() - replayed
-        if missing or extra:
-            described = reader.query(
-                "SELECT rule_id, subject_id, toString(deadline) AS deadline, toString(alert_id) AS id FROM alerts "
-                f"WHERE toString(alert_id) IN ({', '.join(repr(i) for i in extra) or repr('')})"
-            )
-            raise AssertionError(f"missing live {sorted(missing)[:10]}, extra live {described[:10]}")
+        assert seen == replayed  # pytest shows the ids only one side has
         assert reader.scalar("SELECT count() - uniqExact(alert_id, alert_type) FROM alerts FINAL") == 0
     finally:
         stack.stop()
