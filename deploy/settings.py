@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     alert_flush_seconds: float = Field(0.05, description="Longest wait before alerts and deliveries are stored.")
 
     rule_catalogue: Path | None = Field(None, description="Rule catalogue YAML; default the one in streams/.")
-    clock_tick_seconds: float = Field(5.0, ge=0, description="Clock ticks per partition; 0 turns them off.")
+    clock_tick_seconds: float = Field(1.0, ge=0, description="Clock ticks per partition; 0 turns them off.")
     notify_group: str = Field("tongfang-notify", description="The notifiers' consumer group.")
     notify_host: str = "127.0.0.1"
     notify_port: int = Field(6067, description="The notifier's health and stats endpoint.")

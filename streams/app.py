@@ -8,7 +8,9 @@ faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the
 Offsets are committed only for records whose batch was stored: `take_events` acks a batch after
 the loop body returns, and the body retries the insert until it succeeds rather than raise (an
 exception would end the generator, whose cleanup acks the batch). A SIGKILL therefore replays the
-uncommitted records, and the sink's dedupe makes the replay harmless.
+uncommitted records, and the sink's dedupe makes the replay harmless. `streams.consumer` keeps
+faust's offset bookkeeping from committing past records that were dropped around a rebalance, and
+reads such records again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
 import orjson
@@ -29,6 +31,7 @@ from tenacity import AsyncRetrying, stop_never, wait_exponential
 from deploy.settings import Settings
 from schemas.clock import CLOCK_KEY, encode_tick
 from streams.compliance.catalogue import Catalogue
+from streams.consumer import App, Consumer
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
 from streams.sink import DeadLetter, Record, RowSink, Sink, SinkResult, alert_key, alert_row, delivery_row
 from streams.warehouse import Warehouse
@@ -83,10 +86,11 @@ class TableStore:
 
 
 def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -> faust.App:
-    app = faust.App(
+    app = App(
         settings.worker_group,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
+        datadir=str(settings.data_dir / "faust"),  # not "<app id>-data" in the working directory
         web_enabled=True,
         web_bind=settings.worker_web_host,
         web_host=settings.worker_web_host,
@@ -217,6 +221,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         revoked: set[Any] = args[0]
         site_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_events})
         vehicle_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_vehicles})
+
+    @app.timer(2.0)  # type: ignore[untyped-decorator]
+    async def reread_lost_records() -> None:
+        await cast(Consumer, app.consumer).reread_stalled()
 
     if settings.clock_tick_seconds > 0:
 

@@ -72,6 +72,8 @@ def stack_settings(bootstrap: str, data_dir: Path, **overrides: Any) -> Settings
         topic_events=f"events-{suffix}",
         topic_deadletter=f"deadletter-{suffix}",
         topic_alerts=f"alerts-{suffix}",
+        topic_vehicles=f"vehicles-{suffix}",
+        topic_deliveries=f"deliveries-{suffix}",
         ingest_port=free_port(),
         worker_web_port=free_port(),
         notify_port=free_port(),

@@ -1,0 +1,117 @@
+"""The worker's Kafka consumer: faust's aiokafka consumer with its offset bookkeeping made safe.
+
+faust (0.15) can skip records around a rebalance and then commit past them. Seen with a worker
+killed and restarted while rule state was being recovered from its changelog:
+
+* faust lets the fetcher run during table recovery and resumes the stream partitions before it
+  seeks them to their committed offsets, so a batch fetched before the seek is still being handed
+  out after it. Those records set the partition's read offset past the seek; the same records,
+  fetched again from the committed offset, are then dropped as already read, and records that
+  were in flight when the flow stopped are dropped without an ack.
+* aiokafka only seeks to a committed offset above 0, so a partition nobody had committed for yet
+  stayed wherever the fetcher had got to.
+* faust treats a jump in offsets as a gap (meant for compacted or transactional topics) and counts
+  the missing offsets as acknowledged; with no committed offset it also commits past any records
+  not yet acknowledged. Either way the commit passed records no batch had stored, and the next
+  restart did not read them again.
+
+So, for the topics our agents consume and acknowledge (ours are neither compacted nor
+transactional):
+* the commit only moves over a contiguous run of acknowledged offsets that starts exactly at the
+  committed offset (or at the start of the log when nothing is committed yet), and offset jumps
+  are not treated as acknowledged;
+* a partition with no committed offset is sought to the start of its log, explicitly;
+* a partition whose next record to acknowledge has not come for `REREAD_AFTER_SECONDS` while later
+  records have been acknowledged lost that record in flight: it is sought back to its committed
+  offset and read again. Records read twice are harmless: the sink dedupes by event id and the
+  rules by position.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+import structlog
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
+from faust.utils.functional import consecutive_numbers
+
+log = structlog.get_logger("tongfang.consumer")
+
+REREAD_AFTER_SECONDS = 10.0
+
+
+class Consumer(aiokafka_driver.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stalled_since: dict[TP, tuple[int, float]] = {}
+
+    def _ours(self, tp: TP) -> bool:
+        return bool(self.app.topics.acks_enabled_for(tp.topic))
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed = dict(await super().seek_to_committed())
+        uncommitted = [tp for tp, offset in committed.items() if not offset and self._ours(tp)]
+        if uncommitted:
+            earliest = await self.earliest_offsets(*uncommitted)
+            for tp in uncommitted:
+                start = earliest.get(tp) or 0
+                await self.seek(tp, start)
+                committed[tp] = start
+                log.info("partition_starts_at_log_start", topic=tp.topic, partition=tp.partition, offset=start)
+        self._stalled_since.clear()
+        return committed
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        if not self._ours(tp):
+            await super()._add_gap(tp, offset_from, offset_to)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        if not self._ours(tp):
+            result: int | None = super()._new_offset(tp)
+            return result
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        acked.sort()
+        start = self._committed_offset[tp] or 0
+        if acked[0] > start:  # the record at `start` is not acknowledged yet
+            return None
+        batch = list(next(consecutive_numbers(acked)))
+        del acked[: len(batch)]
+        self._acked_index[tp].difference_update(batch)
+        return int(batch[-1]) + 1
+
+    async def reread_stalled(self) -> list[TP]:
+        """Seek back the partitions whose next record was lost in flight; return them."""
+        now = time.monotonic()
+        stalled: list[TP] = []
+        for tp in list(self.assignment()):
+            acked = self._acked.get(tp)
+            committed = self._committed_offset.get(tp) or 0
+            if not self._ours(tp) or not acked or min(acked) <= committed:
+                self._stalled_since.pop(tp, None)
+                continue
+            since = self._stalled_since.setdefault(tp, (committed, now))
+            if since[0] != committed:
+                self._stalled_since[tp] = (committed, now)
+            elif now - since[1] >= REREAD_AFTER_SECONDS:
+                log.warning(
+                    "partition_reread", topic=tp.topic, partition=tp.partition, offset=committed, next_acked=min(acked)
+                )
+                await self.seek(tp, committed)
+                del self._stalled_since[tp]
+                stalled.append(tp)
+        return stalled
+
+
+class Transport(aiokafka_driver.Transport):
+    Consumer = Consumer
+
+
+class App(faust.App):
+    def _new_transport(self) -> Any:
+        return Transport(self.conf.broker_consumer, self)
