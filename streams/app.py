@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import faust
 import orjson
@@ -31,7 +31,7 @@ from tenacity import AsyncRetrying, stop_never, wait_exponential
 from deploy.settings import Settings
 from schemas.clock import CLOCK_KEY, encode_tick
 from streams.compliance.catalogue import Catalogue
-from streams.consumer import App, Consumer
+from streams.consumer import App
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
 from streams.sink import DeadLetter, Record, RowSink, Sink, SinkResult, alert_key, alert_row, delivery_row
 from streams.warehouse import Warehouse
@@ -221,10 +221,6 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         revoked: set[Any] = args[0]
         site_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_events})
         vehicle_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_vehicles})
-
-    @app.timer(2.0)  # type: ignore[untyped-decorator]
-    async def reread_lost_records() -> None:
-        await cast(Consumer, app.consumer).reread_stalled()
 
     if settings.clock_tick_seconds > 0:
 

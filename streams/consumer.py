@@ -22,8 +22,8 @@ transactional):
   are not treated as acknowledged;
 * a partition with no committed offset is sought to the start of its log, explicitly;
 * a partition whose next record to acknowledge has not come for `REREAD_AFTER_SECONDS` while later
-  records have been acknowledged lost that record in flight: it is sought back to its committed
-  offset and read again. Records read twice are harmless: the sink dedupes by event id and the
+  records have been acknowledged (checked every 2 s) lost that record in flight: it is sought back
+  to its committed offset and read again. Records read twice are harmless: the sink dedupes by event id and the
   rules by position.
 """
 
@@ -38,6 +38,7 @@ import structlog
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
+from mode import Service
 
 log = structlog.get_logger("tongfang.consumer")
 
@@ -71,8 +72,7 @@ class Consumer(aiokafka_driver.Consumer):
 
     def _new_offset(self, tp: TP) -> int | None:
         if not self._ours(tp):
-            result: int | None = super()._new_offset(tp)
-            return result
+            return super()._new_offset(tp)
         acked = self._acked[tp]
         if not acked:
             return None
@@ -85,18 +85,17 @@ class Consumer(aiokafka_driver.Consumer):
         self._acked_index[tp].difference_update(batch)
         return int(batch[-1]) + 1
 
-    async def reread_stalled(self) -> list[TP]:
-        """Seek back the partitions whose next record was lost in flight; return them."""
+    @Service.timer(2.0)
+    async def _reread_stalled(self) -> None:
+        """Seek back the partitions whose next record was lost in flight."""
         now = time.monotonic()
-        stalled: list[TP] = []
         for tp in list(self.assignment()):
             acked = self._acked.get(tp)
             committed = self._committed_offset.get(tp) or 0
+            since = self._stalled_since.get(tp)
             if not self._ours(tp) or not acked or min(acked) <= committed:
                 self._stalled_since.pop(tp, None)
-                continue
-            since = self._stalled_since.setdefault(tp, (committed, now))
-            if since[0] != committed:
+            elif since is None or since[0] != committed:
                 self._stalled_since[tp] = (committed, now)
             elif now - since[1] >= REREAD_AFTER_SECONDS:
                 log.warning(
@@ -104,8 +103,6 @@ class Consumer(aiokafka_driver.Consumer):
                 )
                 await self.seek(tp, committed)
                 del self._stalled_since[tp]
-                stalled.append(tp)
-        return stalled
 
 
 class Transport(aiokafka_driver.Transport):
