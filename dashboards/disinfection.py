@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from dashboards.rollup import partial_hours, series_by_type, whole_hours
 from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
 
 DIS_RULES = "('DIS-IMPORT', 'DIS-DOMESTIC', 'DIS-COVERAGE', 'DIS-BEFORE-DISPATCH', 'REST-IMPORT')"
+NEEDS_DISINFECTION = "(origin = 'imported' OR from_outside_city)"
+ARRIVED_OR_DISINFECTED = "event_type IN ('parcels.received', 'parcels.disinfected')"
+
+
+def batch_states(keys: str, condition: str) -> str:
+    """Rows of `keys` and `b`, the uniqExact state of the batch ids of the parcel events in the range
+    that meet `condition`. Batch ids are unique per site, so `keys` must hold site_id."""
+    return (
+        f"SELECT {keys}, batches AS b FROM parcels_hourly WHERE {condition} AND {whole_hours()} AND {SCOPE} "
+        f"UNION ALL SELECT {keys}, uniqExactState(batch_id) AS b FROM parcel_events WHERE {condition} "
+        f"AND {partial_hours('occurred_at')} AND {SCOPE} GROUP BY {keys}"
+    )
+
+
+def batches_by_site(condition: str, by: str = "") -> str:
+    """Rows of site_id (and `by`) and `n`, the batches received in the range that meet `condition`."""
+    keys = f"site_id, {by}" if by else "site_id"
+    states = batch_states(keys, f"event_type = 'parcels.received' AND {condition}")
+    return f"SELECT {keys}, uniqExactMerge(b) AS n FROM ({states}) GROUP BY {keys}"
+
 
 DASHBOARD = DashboardSpec(
     uid="tongfang-disinfection",
@@ -14,10 +35,12 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "到达与消毒件数",
             "timeseries",
-            "SELECT $__timeInterval(occurred_at) AS time, "
-            "sumIf(item_count, event_type = 'parcels.received') AS `到达件数`, "
-            "sumIf(item_count, event_type = 'parcels.disinfected') AS `消毒件数` "
-            f"FROM parcel_events WHERE $__timeFilter(occurred_at) AND {SCOPE} GROUP BY time ORDER BY time",
+            series_by_type(
+                "parcels_hourly",
+                "parcel_events",
+                {"到达件数": "parcels.received", "消毒件数": "parcels.disinfected"},
+                sums=("items", "item_count"),
+            ),
             ("time", "到达件数", "消毒件数"),
             width=16,
             height=9,
@@ -25,9 +48,8 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "进口与国内批次",
             "piechart",
-            "SELECT if(origin = 'imported', '进口', '国内') AS `来源`, uniqExact((site_id, batch_id)) AS `批次数` "
-            f"FROM parcel_events WHERE event_type = 'parcels.received' AND $__timeFilter(occurred_at) AND {SCOPE} "
-            "GROUP BY `来源` ORDER BY `来源`",
+            "SELECT if(origin = 'imported', '进口', '国内') AS `来源`, sum(n) AS `批次数` "
+            f"FROM ({batches_by_site('1', by='origin')}) GROUP BY `来源` ORDER BY `来源`",
             ("来源", "批次数"),
             width=8,
             height=9,
@@ -63,9 +85,10 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "各网点消毒批次",
             "barchart",
-            "SELECT site_id AS `网点`, uniqExactIf(batch_id, event_type = 'parcels.received') AS `到达批次`, "
-            "uniqExactIf(batch_id, event_type = 'parcels.disinfected') AS `已消毒批次` FROM parcel_events "
-            f"WHERE $__timeFilter(occurred_at) AND {SCOPE} GROUP BY site_id ORDER BY `到达批次` DESC LIMIT 20",
+            "SELECT site_id AS `网点`, uniqExactMergeIf(b, event_type = 'parcels.received') AS `到达批次`, "
+            "uniqExactMergeIf(b, event_type = 'parcels.disinfected') AS `已消毒批次` FROM ("
+            f"{batch_states('site_id, event_type', ARRIVED_OR_DISINFECTED)}) "
+            "GROUP BY site_id ORDER BY `到达批次` DESC, `网点` LIMIT 20",
             ("网点", "到达批次", "已消毒批次"),
             width=12,
             height=9,

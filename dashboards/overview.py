@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, SEVERITY_ZH, DashboardSpec, PanelSpec
+from dashboards.disinfection import NEEDS_DISINFECTION, batches_by_site
+from dashboards.rollup import events_total
+from dashboards.spec import OPEN, SCOPE_BY_SITE, SEVERITY_ZH, DashboardSpec, PanelSpec
 from dashboards.vehicles import LOOPS_RUNNING
+
+SHIFTS = "event_type = 'staff.shift_started'"
 
 DASHBOARD = DashboardSpec(
     uid="tongfang-overview",
@@ -15,7 +19,7 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "事件总数",
             "stat",
-            f"SELECT count() AS `事件数` FROM raw_events WHERE $__timeFilter(occurred_at) AND {SCOPE}",
+            f"SELECT n AS `事件数` FROM ({events_total('events_hourly', 'raw_events')})",
             ("事件数",),
             "所选时段内各网点上报的全部事件。",
             width=4,
@@ -24,9 +28,7 @@ DASHBOARD = DashboardSpec(
             "消毒合规率",
             "stat",
             "SELECT if(b.batches = 0, 1, greatest(0, 1 - a.late / b.batches)) AS `消毒合规率` "
-            "FROM (SELECT uniqExact((site_id, batch_id)) AS batches FROM parcel_events "
-            "WHERE event_type = 'parcels.received' AND (origin = 'imported' OR from_outside_city) "
-            f"AND $__timeFilter(occurred_at) AND {SCOPE}) AS b "
+            f"FROM (SELECT sum(n) AS batches FROM ({batches_by_site(NEEDS_DISINFECTION)})) AS b "
             "CROSS JOIN (SELECT uniqExact((site_id, subject_id)) AS late FROM alerts "
             "WHERE alert_type = 'alert.raised' AND rule_id IN ('DIS-IMPORT', 'DIS-DOMESTIC') "
             f"AND $__timeFilter(deadline) AND {SCOPE_BY_SITE}) AS a",
@@ -39,8 +41,7 @@ DASHBOARD = DashboardSpec(
             "健康监测合规率",
             "stat",
             "SELECT if(s.shifts = 0, 1, greatest(0, 1 - a.missing / s.shifts)) AS `健康监测合规率` "
-            "FROM (SELECT countIf(event_type = 'staff.shift_started') AS shifts FROM staff_health_events "
-            f"WHERE $__timeFilter(occurred_at) AND {SCOPE}) AS s "
+            f"FROM (SELECT n AS shifts FROM ({events_total('events_hourly', 'raw_events', SHIFTS)})) AS s "
             "CROSS JOIN (SELECT uniqExact(alert_id) AS missing FROM alerts WHERE alert_type = 'alert.raised' "
             f"AND rule_id = 'STAFF-CHECK' AND $__timeFilter(deadline) AND {SCOPE_BY_SITE}) AS a",
             ("健康监测合规率",),

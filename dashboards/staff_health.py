@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from dashboards.rollup import series_by_type
+from dashboards.spec import OPEN, SCOPE_BY_SITE, DashboardSpec, PanelSpec
 
 ROLE_ZH = (
     "transform(JSONExtractString(details, 'role'), "
@@ -16,13 +17,15 @@ DASHBOARD = DashboardSpec(
     description="上岗前健康监测、发热与健康码异常、核酸检测超期和疫苗接种覆盖。",
     panels=(
         PanelSpec(
-            "健康监测与上岗人数",
+            "健康监测与上岗人次",
             "timeseries",
-            "SELECT $__timeInterval(occurred_at) AS time, "
-            "uniqExactIf(staff_id, event_type = 'staff.health_checked') AS `监测人数`, "
-            "uniqExactIf(staff_id, event_type = 'staff.shift_started') AS `上岗人数` "
-            f"FROM staff_health_events WHERE $__timeFilter(occurred_at) AND {SCOPE} GROUP BY time ORDER BY time",
-            ("time", "监测人数", "上岗人数"),
+            series_by_type(
+                "events_hourly",
+                "raw_events",
+                {"监测人次": "staff.health_checked", "上岗人次": "staff.shift_started"},
+            ),
+            ("time", "监测人次", "上岗人次"),
+            "每个时段的健康监测和上岗记录数（人次）。",
             width=16,
             height=8,
         ),

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from dashboards.rollup import partial_hours, series_by_type, whole_hours
 from dashboards.spec import SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+
+DEPARTED = "event_type = 'vehicle.departed'"
+ON_A_ROUTE = "route_id != ''"
+
+
+def vehicle_states(keys: str, condition: str) -> str:
+    """Rows of `keys`, `n` (events) and `v` (uniqExact state of vehicle ids) of the vehicle events in
+    the range that meet `condition`."""
+    columns, group = (f"{keys}, ", f" GROUP BY {keys}") if keys else ("", "")
+    return (
+        f"SELECT {columns}sum(events) AS n, uniqExactMergeState(vehicles) AS v FROM vehicles_hourly "
+        f"WHERE {condition} AND {whole_hours()} AND {SCOPE}{group} "
+        f"UNION ALL SELECT {columns}count() AS n, uniqExactState(vehicle_id) AS v FROM vehicle_events "
+        f"WHERE {condition} AND {partial_hours('occurred_at')} AND {SCOPE}{group}"
+    )
+
 
 LOOPS_RUNNING = PanelSpec(
     "闭环运行车辆",
     "stat",
-    "SELECT uniqExact(vehicle_id) AS `车辆数` FROM vehicle_events "
-    f"WHERE event_type = 'vehicle.departed' AND $__timeFilter(occurred_at) AND {SCOPE}",
+    f"SELECT uniqExactMerge(v) AS `车辆数` FROM ({vehicle_states('', DEPARTED)})",
     ("车辆数",),
     "所选时段内发车的干线车辆。",
     width=6,
@@ -23,9 +39,9 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "发车与到达",
             "timeseries",
-            "SELECT $__timeInterval(occurred_at) AS time, countIf(event_type = 'vehicle.departed') AS `发车`, "
-            "countIf(event_type = 'vehicle.arrived') AS `到达` FROM vehicle_events "
-            f"WHERE $__timeFilter(occurred_at) AND {SCOPE} GROUP BY time ORDER BY time",
+            series_by_type(
+                "vehicles_hourly", "vehicle_events", {"发车": "vehicle.departed", "到达": "vehicle.arrived"}
+            ),
             ("time", "发车", "到达"),
             width=18,
         ),
@@ -43,11 +59,11 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "各线路运行情况",
             "table",
-            "SELECT route_id AS `线路`, uniqExact(vehicle_id) AS `车辆数`, "
-            "countIf(event_type = 'vehicle.departed') AS `发车次数`, "
-            "countIf(event_type = 'vehicle.arrived') AS `到达次数`, "
-            "countIf(event_type = 'vehicle.stopped') AS `计划外停车` FROM vehicle_events "
-            f"WHERE route_id != '' AND $__timeFilter(occurred_at) AND {SCOPE} GROUP BY route_id ORDER BY `线路`",
+            "SELECT route_id AS `线路`, uniqExactMerge(v) AS `车辆数`, "
+            "sumIf(n, event_type = 'vehicle.departed') AS `发车次数`, "
+            "sumIf(n, event_type = 'vehicle.arrived') AS `到达次数`, "
+            "sumIf(n, event_type = 'vehicle.stopped') AS `计划外停车` FROM ("
+            f"{vehicle_states('route_id, event_type', ON_A_ROUTE)}) GROUP BY route_id ORDER BY `线路`",
             ("线路", "车辆数", "发车次数", "到达次数", "计划外停车"),
             width=12,
             height=9,

@@ -228,20 +228,21 @@ def ceiling(directory: Path, broker: KafkaBroker, topic: str, expected: int) -> 
 
 
 def panel_queries(directory: Path, rows: int, repeats: int) -> dict[str, Any]:
-    """Every panel's query over `rows` generated events (30 days) in the typed tables and alerts,
+    """Every panel's query over `rows` generated events (30 days) and alerts,
     for the dashboards' default range (the last 24 hours) and for the whole 30 days."""
     warehouse = ChdbWarehouse(directory)
     migrate(warehouse)
     generate(warehouse, rows)
+    settled = settle(warehouse)
     end = START + timedelta(days=30)
     ranges = {"24h": (end - timedelta(days=1), end), "30d": (START, end)}
     variables = {"jurisdiction": "3301", "brand": ALL, "site": ALL}
-    out: dict[str, Any] = {"rows": rows}
+    out: dict[str, Any] = {"rows": rows, "merges_settled_after_s": settled}
     for name, (since, until) in ranges.items():
         timings: dict[str, dict[str, float]] = {}
         for spec in SPECS:
             for panel in spec.panels:
-                site_vars = {**variables, "site": "sf-330106-0001" if spec.single_site else ALL}
+                site_vars = {**variables, "site": "sf-33014" if spec.single_site else ALL}
                 sql = expand(panel.sql, since, until, site_vars, interval_s=300 if name == "24h" else 3600)
                 samples = []
                 for _ in range(repeats):
@@ -262,45 +263,61 @@ def panel_queries(directory: Path, rows: int, repeats: int) -> dict[str, Any]:
 
 
 def generate(warehouse: Warehouse, rows: int) -> None:
-    """Events made inside ClickHouse (fast): parcels, health, vehicles, raw events, sites, alerts."""
+    """`rows` events made inside ClickHouse (fast) and stored as the sink stores them: into raw_events
+    with their payloads, so the views fill the typed tables and the hourly rollups. In every 20
+    events of one site: 3 batches received, disinfected and dispatched; 8 health checks and shift
+    starts and a test; a departure and an arrival. Plus sites and alerts."""
     sites = 2000
-    site = f"concat(['sf', 'yto', 'zto', 'jd'][number % 4 + 1], '-3301', toString(number % {sites}))"
-    brand = "['sf', 'yto', 'zto', 'jd'][number % 4 + 1]"
-    division = "concat('3301', ['02', '05', '06', '08', '09', '10'][number % 6 + 1])"
+    block = "intDiv(number, 20)"  # 20 consecutive events at one site
+    index = f"{block} % {sites}"
+    site = f"concat(['sf', 'yto', 'zto', 'jd'][{index} % 4 + 1], '-3301', toString({index}))"
+    brand = f"['sf', 'yto', 'zto', 'jd'][{index} % 4 + 1]"
+    division = f"concat('3301', ['02', '05', '06', '08', '09', '10'][{index} % 6 + 1])"
     moment = f"toDateTime64('2026-11-01 00:00:00', 3, 'Asia/Shanghai') + toIntervalSecond(number * 2592000 / {rows})"
+    kinds = (
+        ["parcels.received", "parcels.disinfected", "parcels.dispatched"] * 3
+        + ["staff.health_checked", "staff.shift_started"] * 4
+        + ["staff.tested", "vehicle.departed", "vehicle.arrived"]
+    )
+    batch = {"batch_id": (f"toString({block} * 3 + intDiv(number % 20, 3))", "String")}
+    items = {"item_count": ("100 + number % 400", "UInt32")}
+    person = {"staff_id": ("concat('ps_', lower(hex(number % 50000)))", "String")}
+    payload = {
+        "parcels.received": batch
+        | items
+        | {
+            "origin": (f"if({block} % 10 = 0, 'imported', 'domestic')", "String"),
+            "from_outside_city": (f"{block} % 2 = 0", "Bool"),
+        },
+        "parcels.disinfected": batch
+        | items
+        | {"method": ("'spray'", "String"), "agent": ("'含氯消毒液'", "String"), "operator_id": ("'ps_1'", "String")},
+        "parcels.dispatched": batch | items,
+        "staff.health_checked": person
+        | {
+            "temperature": ("36.5", "Float32"),
+            "health_code": ("'green'", "String"),
+            "symptoms": ("[]", "Array(String)"),
+        },
+        "staff.tested": person | {"test_kind": ("'nucleic_acid'", "String"), "result": ("'negative'", "String")},
+        "vehicle.departed": {
+            "vehicle_id": ("concat('V', toString(number % 300))", "String"),
+            "route_id": ("concat('R', toString(number % 100))", "String"),
+        },
+    }
+    payload["staff.shift_started"] = person
+    payload["vehicle.arrived"] = payload["vehicle.departed"]
+    by_kind = ", ".join(f"kind = '{kind}', {json_object(fields)}" for kind, fields in payload.items())
     warehouse.execute(
         "INSERT INTO sites (site_id, enterprise_id, brand, division_code, site_kind, name, registered_at, event_id) "
         f"SELECT {site}, concat({brand}, '-hz'), {brand}, {division}, 'outlet', 'site', now64(3), generateUUIDv4() "
-        f"FROM numbers({sites})"
-    )
-    share = rows // 4
-    warehouse.execute(
-        "INSERT INTO parcel_events (event_id, event_type, occurred_at, received_at, enterprise_id, brand, site_id, "
-        "division_code, batch_id, item_count, origin, from_outside_city) "
-        f"SELECT generateUUIDv4(), ['parcels.received', 'parcels.disinfected', 'parcels.dispatched'][number % 3 + 1], "
-        f"{moment}, {moment}, concat({brand}, '-hz'), {brand}, {site}, {division}, toString(intDiv(number, 3)), "
-        f"100 + number % 400, if(number % 10 = 0, 'imported', 'domestic'), number % 2 = 0 FROM numbers({share})"
-    )
-    warehouse.execute(
-        "INSERT INTO staff_health_events (event_id, event_type, occurred_at, received_at, enterprise_id, brand, "
-        "site_id, division_code, staff_id, temperature, health_code) "
-        "SELECT generateUUIDv4(), ['staff.health_checked', 'staff.shift_started'][number % 2 + 1], "
-        f"{moment}, {moment}, concat({brand}, '-hz'), {brand}, {site}, {division}, "
-        "concat('ps_', lower(hex(number % 50000))), 36.5, 'green' "
-        f"FROM numbers({share})"
-    )
-    warehouse.execute(
-        "INSERT INTO vehicle_events (event_id, event_type, occurred_at, received_at, enterprise_id, brand, site_id, "
-        "division_code, vehicle_id, route_id) "
-        f"SELECT generateUUIDv4(), ['vehicle.departed', 'vehicle.arrived'][number % 2 + 1], {moment}, {moment}, "
-        f"concat({brand}, '-hz'), {brand}, {site}, {division}, toString(number % 300), toString(number % 100) "
-        f"FROM numbers({share // 10})"
+        f"FROM numbers(0, {sites * 20}, 20)"
     )
     warehouse.execute(
         "INSERT INTO raw_events (event_id, event_type, schema_version, occurred_at, received_at, enterprise_id, "
         "site_id, division_code, brand, payload) "
-        f"SELECT generateUUIDv4(), 'parcels.received', 1, {moment}, {moment}, concat({brand}, '-hz'), {site}, "
-        f"{division}, {brand}, '{{}}' FROM numbers({share})"
+        f"SELECT generateUUIDv4(), {kinds}[number % 20 + 1] AS kind, 1, {moment}, {moment}, concat({brand}, '-hz'), "
+        f"{site}, {division}, {brand}, multiIf({by_kind}, '{{}}') FROM numbers({rows})"
     )
     warehouse.execute(
         "INSERT INTO alerts (alert_id, alert_type, rule_id, catalogue_version, severity, enterprise_id, site_id, "
@@ -313,6 +330,25 @@ def generate(warehouse: Warehouse, rows: int) -> None:
         f"{moment}, {moment}, 'normal', '进口邮件快件未按时消毒', number % 2 = 0, 'record_after_deadline', [], "
         f'\'{{"role": "courier"}}\' FROM numbers({max(1000, rows // 1000)})'
     )
+
+
+def settle(warehouse: Warehouse, limit_s: float = 900) -> float:
+    """Wait until ClickHouse has no merge running (as after days of steady inserts, not right after
+    a 100 M-row bulk insert); return the seconds waited."""
+    began = time.perf_counter()
+    quiet = 0
+    while quiet < 3 and time.perf_counter() - began < limit_s:
+        busy = warehouse.query("SELECT count() AS n FROM system.merges")[0]["n"]
+        quiet = 0 if busy else quiet + 1
+        time.sleep(1)
+    return round(time.perf_counter() - began, 1)
+
+
+def json_object(fields: dict[str, tuple[str, str]]) -> str:
+    """SQL making a JSON object of the named (expression, type) fields."""
+    values = ", ".join(expression for expression, _ in fields.values())
+    types = ", ".join(f"{name} {kind}" for name, (_, kind) in fields.items())
+    return f"toJSONString(CAST(tuple({values}), 'Tuple({types})'))"
 
 
 def main() -> None:

@@ -1,0 +1,164 @@
+"""The panels that read the hourly rollups answer exactly what a scan of the event tables answers,
+for ranges on and off the hour, shorter than an hour, and buckets under, at and over an hour; and
+migration 009 backfills the rollups from events stored before it."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from dashboards.build import SPECS
+from dashboards.macros import ALL, Value, expand
+from dashboards.spec import SCOPE
+from deploy.simulator import SHANGHAI, City
+from streams.sink import Record, Sink
+from streams.warehouse import ChdbWarehouse, migrate
+from tests.conftest import truncate
+
+pytestmark = pytest.mark.integration
+START = datetime(2026, 11, 20, tzinfo=SHANGHAI)
+HOURS = 52
+TIME = "$__timeFilter(occurred_at)"
+RECEIVED = "event_type = 'parcels.received'"
+
+# What each panel showed when it scanned the event tables, the reference it must still match (time
+# series and the per-site bar chart now leave out buckets and sites with none of the counted events).
+SCANS = {
+    ("tongfang-overview", "事件总数"): f"SELECT count() AS `事件数` FROM raw_events WHERE {TIME} AND {SCOPE}",
+    ("tongfang-disinfection", "到达与消毒件数"): (
+        "SELECT toStartOfInterval(toDateTime(occurred_at), toIntervalSecond(BUCKET)) AS time, "
+        "sumIf(item_count, event_type = 'parcels.received') AS `到达件数`, "
+        "sumIf(item_count, event_type = 'parcels.disinfected') AS `消毒件数` FROM parcel_events "
+        f"WHERE event_type IN ('parcels.received', 'parcels.disinfected') AND {TIME} AND {SCOPE} "
+        "GROUP BY time ORDER BY time"
+    ),
+    ("tongfang-disinfection", "进口与国内批次"): (
+        "SELECT if(origin = 'imported', '进口', '国内') AS `来源`, uniqExact((site_id, batch_id)) AS `批次数` "
+        f"FROM parcel_events WHERE {RECEIVED} AND {TIME} AND {SCOPE} GROUP BY `来源` ORDER BY `来源`"
+    ),
+    ("tongfang-disinfection", "各网点消毒批次"): (
+        "SELECT site_id AS `网点`, uniqExactIf(batch_id, event_type = 'parcels.received') AS `到达批次`, "
+        "uniqExactIf(batch_id, event_type = 'parcels.disinfected') AS `已消毒批次` FROM parcel_events "
+        "WHERE event_type IN ('parcels.received', 'parcels.disinfected') "
+        f"AND {TIME} AND {SCOPE} GROUP BY site_id ORDER BY `到达批次` DESC, `网点` LIMIT 20"
+    ),
+    ("tongfang-staff-health", "健康监测与上岗人次"): (
+        "SELECT toStartOfInterval(toDateTime(occurred_at), toIntervalSecond(BUCKET)) AS time, "
+        "countIf(event_type = 'staff.health_checked') AS `监测人次`, "
+        "countIf(event_type = 'staff.shift_started') AS `上岗人次` "
+        "FROM staff_health_events WHERE event_type IN ('staff.health_checked', 'staff.shift_started') "
+        f"AND {TIME} AND {SCOPE} GROUP BY time ORDER BY time"
+    ),
+    ("tongfang-vehicles", "闭环运行车辆"): (
+        "SELECT uniqExact(vehicle_id) AS `车辆数` FROM vehicle_events "
+        f"WHERE event_type = 'vehicle.departed' AND {TIME} AND {SCOPE}"
+    ),
+    ("tongfang-vehicles", "发车与到达"): (
+        "SELECT toStartOfInterval(toDateTime(occurred_at), toIntervalSecond(BUCKET)) AS time, "
+        "countIf(event_type = 'vehicle.departed') AS `发车`, countIf(event_type = 'vehicle.arrived') AS `到达` "
+        "FROM vehicle_events WHERE event_type IN ('vehicle.departed', 'vehicle.arrived') "
+        f"AND {TIME} AND {SCOPE} GROUP BY time ORDER BY time"
+    ),
+    ("tongfang-vehicles", "各线路运行情况"): (
+        "SELECT route_id AS `线路`, uniqExact(vehicle_id) AS `车辆数`, "
+        "countIf(event_type = 'vehicle.departed') AS `发车次数`, "
+        "countIf(event_type = 'vehicle.arrived') AS `到达次数`, "
+        "countIf(event_type = 'vehicle.stopped') AS `计划外停车` FROM vehicle_events "
+        f"WHERE route_id != '' AND {TIME} AND {SCOPE} GROUP BY route_id ORDER BY `线路`"
+    ),
+    ("tongfang-overview", "健康监测合规率"): (
+        "SELECT countIf(event_type = 'staff.shift_started') AS shifts FROM staff_health_events "
+        f"WHERE {TIME} AND {SCOPE}"
+    ),
+    ("tongfang-overview", "消毒合规率"): (
+        "SELECT uniqExact((site_id, batch_id)) AS batches FROM parcel_events WHERE "
+        f"{RECEIVED} AND (origin = 'imported' OR from_outside_city) AND {TIME} AND {SCOPE}"
+    ),
+}
+# The two rates divide by a count the rollups now give; compare that count, taken from the panel.
+DENOMINATORS = {"健康监测合规率": "shifts", "消毒合规率": "batches"}
+
+
+def panel_sql(uid: str, title: str) -> str:
+    [panel] = [p for spec in SPECS if spec.uid == uid for p in spec.panels if p.title == title]
+    if title in DENOMINATORS:  # the panel's own denominator subquery, `… AS s` / `… AS b` before CROSS JOIN
+        alias = DENOMINATORS[title]
+        inner = panel.sql.split("FROM (", 1)[1].rsplit(" CROSS JOIN ", 1)[0]
+        return f"SELECT {alias} FROM ({inner.rsplit(') AS ', 1)[0]})"
+    return panel.sql
+
+
+def bucket_seconds(interval_s: int) -> int:
+    return interval_s if interval_s < 1800 else -(-interval_s // 3600) * 3600
+
+
+def ranges() -> list[tuple[datetime, datetime]]:
+    rng = random.Random(9)
+    fixed = [
+        (START, START + timedelta(hours=HOURS)),  # on the hour
+        (START + timedelta(hours=7, minutes=17, seconds=23), START + timedelta(hours=31, seconds=41)),
+        (START + timedelta(hours=9, minutes=5), START + timedelta(hours=9, minutes=55)),  # inside one hour
+        (START + timedelta(hours=9, minutes=30), START + timedelta(hours=10, minutes=30)),  # across one boundary
+    ]
+    drawn = []
+    for _ in range(8):
+        since = START + timedelta(seconds=rng.randrange(HOURS * 3600))
+        drawn.append((since, since + timedelta(seconds=rng.randrange(60, 30 * 3600))))
+    return fixed + drawn
+
+
+def city_events() -> list[dict[str, Any]]:
+    city = City(seed=5, sites=10)
+    return city.registrations(START - timedelta(days=1)) + list(city.events(START, HOURS))
+
+
+def store(warehouse: ChdbWarehouse, bodies: list[dict[str, Any]]) -> None:
+    now = int(datetime.now(SHANGHAI).timestamp() * 1000)
+    records = [Record("events", 0, n, b"", orjson.dumps(body), now) for n, body in enumerate(bodies)]
+    for start in range(0, len(records), 5000):
+        Sink(warehouse).write(records[start : start + 5000])
+
+
+def assert_panels_match_scans(warehouse: ChdbWarehouse) -> int:
+    compared = 0
+    scopes: list[dict[str, Value]] = [
+        {"jurisdiction": "33", "brand": ALL, "site": ALL},
+        {"jurisdiction": "3301", "brand": ["sf", "yt"], "site": ALL},
+    ]
+    for (uid, title), scan in SCANS.items():
+        for since, until in ranges():
+            for interval_s in (300, 1800, 3600, 7200):
+                for variables in scopes:
+                    expected = warehouse.query(
+                        expand(scan.replace("BUCKET", str(bucket_seconds(interval_s))), since, until, variables)
+                    )
+                    got = warehouse.query(expand(panel_sql(uid, title), since, until, variables, interval_s))
+                    assert got == expected, (title, since, until, interval_s, variables)
+                    compared += bool(expected) and any(v not in (0, "0") for row in expected for v in row.values())
+    return compared
+
+
+@pytest.fixture(scope="module")
+def city(warehouse: ChdbWarehouse) -> ChdbWarehouse:
+    store(truncate(warehouse), city_events())
+    return warehouse
+
+
+def test_rollup_panels_equal_scans_of_the_event_tables(city):
+    assert city.query("SELECT count() AS n FROM parcels_hourly")[0]["n"] > 0
+    assert assert_panels_match_scans(city) > 500  # most comparisons are over non-empty answers
+
+
+def test_the_migration_backfills_rollups_from_events_stored_before_it(city):
+    for name in ("events_hourly", "parcels_hourly", "vehicles_hourly"):
+        city.execute(f"DROP TABLE {name}_mv")
+        city.execute(f"DROP TABLE {name}")
+    city.execute("ALTER TABLE schema_migrations DELETE WHERE version = 9 SETTINGS mutations_sync = 1")
+    truncate(city)
+    store(city, city_events())
+    assert migrate(city) == ["009_hourly_rollups.sql"]
+    assert assert_panels_match_scans(city) > 500
