@@ -33,7 +33,17 @@ from schemas.clock import CLOCK_KEY, encode_tick
 from streams.compliance.catalogue import Catalogue
 from streams.consumer import App
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
-from streams.sink import DeadLetter, Record, RowSink, Sink, SinkResult, alert_key, alert_row, delivery_row
+from streams.sink import (
+    DeadLetter,
+    Record,
+    RowSink,
+    Sink,
+    SinkResult,
+    alert_key,
+    alert_row,
+    decode_records,
+    delivery_row,
+)
 from streams.warehouse import Warehouse
 from streams.web import register_pages
 
@@ -59,6 +69,7 @@ class SinkStats:
 
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 class PartitionKeyedTable(faust.Table):  # type: ignore[type-arg]
@@ -132,7 +143,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     site_rules = SiteRules(catalogue, state_table("site-rule-state"), settings.max_event_age)
     vehicle_rules = VehicleRules(catalogue, state_table("vehicle-rule-state"))
 
-    async def in_warehouse(write: Callable[[list[Record]], T], records: list[Record]) -> T:
+    async def in_warehouse(write: Callable[[list[Item]], T], records: list[Item]) -> T:
         loop = asyncio.get_running_loop()
         async for attempt in AsyncRetrying(
             wait=wait_exponential(multiplier=0.2, max=30),
@@ -173,8 +184,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
                 reason=letter.reason,
             )
 
-    async def evaluate(rules: SiteRules | VehicleRules, records: list[Record]) -> None:
-        out = rules.handle(records)
+    async def settle(rules: SiteRules | VehicleRules, out: Output) -> None:
         await publish(out)
         rules.checkpoint()
         for alert in out.alerts:
@@ -182,7 +192,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     # One agent per topic: faust may hand a record fetched during start-up to the agents already
     # subscribed, and its offset is committed once they ack; a second agent on the same topic
-    # could miss it. So each batch of events is stored, then evaluated, then acknowledged.
+    # could miss it. So each batch of events is decoded once, then stored (in the warehouse
+    # thread) while the rules evaluate it (here: chDB releases the GIL), and acknowledged when
+    # both are done. The rules skip records already folded into their state, the sink ids
+    # already stored, so the order in which the two finish does not matter on a replay.
     @app.agent(events_topic, name="events")
     async def on_events(stream: faust.StreamT[bytes]) -> None:
         # take_events is on faust's Stream; the StreamT protocol does not declare it.
@@ -190,11 +203,14 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             settings.sink_batch_records, within=settings.sink_flush_seconds
         )
         async for batch in batches:
-            records = [_record(event) for event in batch]
-            result = await in_warehouse(sink.write, records)
+            decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
+            storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
+            try:
+                await settle(site_rules, site_rules.handle_decoded(decoded))
+            finally:
+                result = await storing
             await park(result.parked)
-            stats.add(len(records), result)
-            await evaluate(site_rules, records)
+            stats.add(len(decoded), result)
 
     @app.agent(vehicles_topic, name="vehicle-rules")
     async def on_vehicle_events(stream: faust.StreamT[bytes]) -> None:
@@ -202,7 +218,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             settings.sink_batch_records, within=settings.sink_flush_seconds
         )
         async for batch in batches:
-            await evaluate(vehicle_rules, [_record(event) for event in batch])
+            await settle(vehicle_rules, vehicle_rules.handle([_record(event) for event in batch]))
 
     def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
         @app.agent(topic_, name=name)

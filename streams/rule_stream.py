@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -23,7 +23,7 @@ from schemas.policy import PolicyLevelChanged
 from streams.compliance.catalogue import Catalogue
 from streams.compliance.engine import Engine, Position, State
 from streams.compliance.rulebook import admissible, site_engine, vehicle_engine, vehicle_of
-from streams.sink import Record
+from streams.sink import Decoded, Record, decode_records
 
 _alert_encoder = msgspec.json.Encoder()
 
@@ -89,43 +89,30 @@ class PartitionedRules:
         for partition in partitions:
             self.engines.pop(partition, None)
 
-    def handle(self, records: list[Record]) -> Output:
-        out = Output()
-        for record in records:
-            engine = self.engine(record.partition)
-            tick = decode_tick(record.key, record.value)
-            if tick is None:
-                self._fold(engine, record, out)
-            else:
-                out.alerts += engine.tick(tick)
-                self._ticked(record, out)
-        return out
-
-    def _fold(self, engine: Engine, record: Record, out: Output) -> None:
-        raise NotImplementedError
-
-    def _ticked(self, record: Record, out: Output) -> None:
-        return None
-
 
 class SiteRules(PartitionedRules):
     def __init__(self, catalogue: Catalogue, store: StateStore, max_age: timedelta = timedelta(days=400)) -> None:
         super().__init__(lambda states: site_engine(catalogue, states), store)
         self._max_age = max_age
 
-    def _fold(self, engine: Engine, record: Record, out: Output) -> None:
-        for index, raw in enumerate(_raw_events(record.value)):
-            self._handle_event(engine, record, index, raw, out)
+    def handle(self, records: list[Record]) -> Output:
+        return self.handle_decoded(decode_records(records, self._max_age))
 
-    def _ticked(self, record: Record, out: Output) -> None:
-        out.broadcasts.append((CLOCK_KEY, record.value))  # the vehicles' partitions keep time too
+    def handle_decoded(self, decoded: list[Decoded]) -> Output:
+        """Fold records the sink's decoder has split and validated; invalid events are the sink's to park."""
+        out = Output()
+        for item in decoded:
+            engine = self.engine(item.record.partition)
+            if item.tick is not None:
+                out.alerts += engine.tick(item.tick)
+                out.broadcasts.append((CLOCK_KEY, item.record.value))  # the vehicles' partitions keep time too
+            for index, raw, event in item.valid:
+                self._handle_event(engine, item.record, index, raw, event, out)
+        return out
 
-    def _handle_event(self, engine: Engine, record: Record, index: int, raw: msgspec.Raw, out: Output) -> None:
-        try:
-            event = events.decode(raw)
-            events.check_time(event, datetime.fromtimestamp(record.timestamp_ms / 1000, UTC), self._max_age)
-        except events.InvalidEvent:
-            return  # the sink parks it in the dead-letter topic with the reason
+    def _handle_event(
+        self, engine: Engine, record: Record, index: int, raw: msgspec.Raw, event: events.AnyEvent, out: Output
+    ) -> None:
         position = Position(record.offset, index)
         if isinstance(event, PolicyLevelChanged):
             out.alerts += engine.process(event.site_id, event, position)
@@ -145,18 +132,19 @@ class VehicleRules(PartitionedRules):
     def __init__(self, catalogue: Catalogue, store: StateStore) -> None:
         super().__init__(lambda states: vehicle_engine(catalogue, states), store)
 
-    def _fold(self, engine: Engine, record: Record, out: Output) -> None:
-        forwarded = orjson.loads(record.value)
-        event = events.decode(orjson.dumps(forwarded["event"]))
-        key = event.site_id if isinstance(event, PolicyLevelChanged) else (vehicle_of(event) or "")
-        out.alerts += engine.process(key, event, Position(record.offset), forwarded["site"])
-
-
-def _raw_events(value: bytes) -> list[msgspec.Raw]:
-    try:
-        return events.split(value)
-    except events.InvalidEvent:
-        return []
+    def handle(self, records: list[Record]) -> Output:
+        out = Output()
+        for record in records:
+            engine = self.engine(record.partition)
+            tick = decode_tick(record.key, record.value)
+            if tick is not None:
+                out.alerts += engine.tick(tick)
+                continue
+            forwarded = orjson.loads(record.value)
+            event = events.decode(orjson.dumps(forwarded["event"]))
+            key = event.site_id if isinstance(event, PolicyLevelChanged) else (vehicle_of(event) or "")
+            out.alerts += engine.process(key, event, Position(record.offset), forwarded["site"])
+        return out
 
 
 def _forwarded(site: dict[str, Any] | None, raw_event: bytes) -> bytes:

@@ -1,6 +1,6 @@
 """The ClickHouse sink: a batch of Kafka records in, rows in `raw_events`, bad ones parked.
 
-A record holds one event or an ordered batch of one site's events. Each event is validated on its
+A record holds one event or an ordered batch of events of sites sharing its partition. Each event is validated on its
 own: a valid one becomes a row, an invalid one a dead letter naming the field and the reason. Ids
 already stored are skipped, so replaying records after a crash stores nothing twice.
 """
@@ -69,6 +69,40 @@ class DeadLetter:
 
 
 @dataclass
+class Decoded:
+    """One record split and validated once, for both the sink and the rules: a tick, or its valid
+    events (index in the record, raw bytes, event) and dead letters for the invalid ones."""
+
+    record: Record
+    tick: datetime | None = None
+    valid: list[tuple[int, msgspec.Raw, events.AnyEvent]] = field(default_factory=list)
+    parked: list[DeadLetter] = field(default_factory=list)
+
+
+def decode_records(records: list[Record], max_age: timedelta) -> list[Decoded]:
+    decoded = []
+    for record in records:
+        item = Decoded(record, decode_tick(record.key, record.value))
+        decoded.append(item)
+        if item.tick is not None:
+            continue
+        try:
+            raws = events.split(record.value)
+        except events.InvalidEvent as exc:
+            item.parked.append(DeadLetter(record, 0, "", exc.field, exc.reason))
+            continue
+        now = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        for index, raw in enumerate(raws):
+            try:
+                event = events.decode(raw)
+                events.check_time(event, now, max_age)
+                item.valid.append((index, raw, event))
+            except events.InvalidEvent as exc:
+                item.parked.append(DeadLetter(record, index, events.event_id_of(raw) or "", exc.field, exc.reason))
+    return decoded
+
+
+@dataclass
 class SinkResult:
     stored: int = 0
     duplicates: int = 0
@@ -125,37 +159,20 @@ class Sink:
 
     def write(self, records: list[Record]) -> SinkResult:
         """Store a batch; safe to call again with the same records (nothing is stored twice)."""
-        result = SinkResult()
-        decoded = self._decode(records, result)
-        self.sites.prefetch({event.site_id for event, _, _ in decoded if not isinstance(event, PolicyLevelChanged)})
-        fresh = self._drop_stored(decoded, result)
+        return self.store(decode_records(records, self._max_age))
+
+    def store(self, decoded: list[Decoded]) -> SinkResult:
+        """`write` for records already decoded (the worker decodes once for the sink and the rules)."""
+        result = SinkResult(parked=[letter for item in decoded for letter in item.parked])
+        valid = [(event, item.record, index) for item in decoded for index, _, event in item.valid]
+        self.sites.prefetch({event.site_id for event, _, _ in valid if not isinstance(event, PolicyLevelChanged)})
+        fresh = self._drop_stored(valid, result)
         rows = [row for event, record, index in fresh if (row := self._row(event, record, index, result))]
         self._warehouse.insert_json("raw_events", _row_encoder.encode_lines(rows))
         self._warehouse.insert_json(
             "dead_letters", b"".join(orjson.dumps(letter.row()) + b"\n" for letter in result.parked)
         )
         return result
-
-    def _decode(self, records: list[Record], result: SinkResult) -> list[tuple[events.AnyEvent, Record, int]]:
-        decoded: list[tuple[events.AnyEvent, Record, int]] = []
-        for record in records:
-            if decode_tick(record.key, record.value) is not None:
-                continue
-            try:
-                raws = events.split(record.value)
-            except events.InvalidEvent as exc:
-                result.parked.append(DeadLetter(record, 0, "", exc.field, exc.reason))
-                continue
-            now = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
-            for index, raw in enumerate(raws):
-                try:
-                    event = events.decode(raw)
-                    events.check_time(event, now, self._max_age)
-                    decoded.append((event, record, index))
-                except events.InvalidEvent as exc:
-                    event_id = events.event_id_of(raw) or ""
-                    result.parked.append(DeadLetter(record, index, event_id, exc.field, exc.reason))
-        return decoded
 
     def _drop_stored(
         self, decoded: list[tuple[events.AnyEvent, Record, int]], result: SinkResult
