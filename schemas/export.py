@@ -1,7 +1,8 @@
 """`python -m schemas.export`: write the JSON Schema outside producers validate against.
 
 schemas/jsonschema/events.schema.json describes one Kafka record or HTTP body: a single event, or
-an array of one site's events. It is generated from the models; a test fails when it is stale.
+an array of events (of one site, or of sites sharing the record's partition). It is generated
+from the models; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def events_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://tongfang.example/schemas/events.schema.json",
         "title": "Tongfang event record",
-        "description": "One event (object) or an ordered batch of one site's events (array).",
+        "description": "One event (object) or an ordered batch of events (array) of sites sharing a partition.",
         **schema,
     }
 

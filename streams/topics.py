@@ -1,12 +1,14 @@
-"""Creates the project's Kafka topics when they are missing (idempotent)."""
+"""The project's Kafka topics: created when missing (idempotent), and which partition a site's events take."""
 
 from __future__ import annotations
 
 import contextlib
+from functools import lru_cache
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from deploy.settings import Settings
 
@@ -32,3 +34,10 @@ def ensure_topics(settings: Settings) -> None:
                 admin.create_topics(wanted)
     finally:
         admin.close()
+
+
+@lru_cache(maxsize=1 << 16)  # murmur2 is pure Python; a city has thousands of sites, not millions
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java's and kafka-python's) gives `key`: events
+    grouped into one record per partition land where keyed records of each site would."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions

@@ -42,7 +42,7 @@ class Ingest:
         raws = await self._read_events(request)
         intake = assess(raws, enterprise, self.registry, self.in_flight, max_age=self.settings.max_event_age)
         outcomes = {outcome.index: outcome for outcome in intake.outcomes}
-        records = pack(intake.accepted, self.settings.record_max_events)
+        records = pack(intake.accepted, self.settings.record_max_events, self.producer.partitions())
         await self._produce(enterprise, records, outcomes)
         ordered = [outcomes[index] for index in sorted(outcomes)]
         response = summarize(ordered)
@@ -61,7 +61,8 @@ class Ingest:
         self.in_flight.update(ids)
         try:
             results = await asyncio.gather(
-                *(self.producer.send(record.key, record.value) for record in records), return_exceptions=True
+                *(self.producer.send(record.key, record.value, record.partition) for record in records),
+                return_exceptions=True,
             )
         finally:
             self.in_flight.difference_update(ids)

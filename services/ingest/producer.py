@@ -32,7 +32,11 @@ class EventProducer:
         # Fetch metadata now, so the first request does not pay for it.
         self._producer.partitions_for(self._topic)
 
-    def send(self, key: bytes, value: bytes) -> asyncio.Future[Any]:
+    def partitions(self) -> int:
+        """How many partitions the events topic has (grouping records by partition needs it)."""
+        return len(self._producer.partitions_for(self._topic))
+
+    def send(self, key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Any] = loop.create_future()
 
@@ -42,7 +46,7 @@ class EventProducer:
         def failed(exc: BaseException) -> None:
             loop.call_soon_threadsafe(_resolve, done, None, exc)
 
-        self._producer.send(self._topic, key=key, value=value).add_callback(ok).add_errback(failed)
+        self._producer.send(self._topic, key=key, value=value, partition=partition).add_callback(ok).add_errback(failed)
         return done
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import msgspec
 import orjson
 import pytest
+from kafka.partitioner.default import DefaultPartitioner
 
 from schemas import events
 from services.ingest.intake import assess, http_status, pack
@@ -97,17 +98,37 @@ def test_mixed_batch_is_207_and_all_invalid_is_422(registry):
     assert http_status(assess(raws(bad), ENT_A, registry, set(), NOW).outcomes) == 422
 
 
-def test_pack_keeps_one_sites_events_in_order_in_records_of_bounded_size():
-    bodies = [factories.parcels_received(batch=f"B{i}", site="s1" if i % 2 else "s2") for i in range(7)]
+def kafka_partition(key: bytes, partitions: int) -> int:
+    """What kafka-python's default partitioner (Java's algorithm) picks for a keyed record."""
+
+    class Cluster:
+        def topics(self) -> set[str]:
+            return {"events"}
+
+        def partitions_for_topic(self, topic: str) -> set[int]:
+            return set(range(partitions))
+
+        available_partitions_for_topic = partitions_for_topic
+
+    return int(DefaultPartitioner().partition("events", key, key, None, None, Cluster()))
+
+
+def test_pack_keeps_one_sites_events_in_order_on_the_sites_partition_in_records_of_bounded_size():
+    sites = [f"site-{n}" for n in range(6)]
+    bodies = [factories.parcels_received(batch=f"B{i}", site=sites[i % 6]) for i in range(40)]
     decoded = [(i, events.decode(orjson.dumps(b))) for i, b in enumerate(bodies)]
-    records = pack(decoded, max_events=2)
-    by_key: dict[bytes, list[int]] = {}
+    records = pack(decoded, max_events=5, partitions=3)
+    by_site: dict[str, list[int]] = {}
     for record in records:
-        assert len(record.indexes) <= 2
-        by_key.setdefault(record.key, []).extend(record.indexes)
-        stored = events.split(record.value)
-        assert [events.decode(r).received_at is not None for r in stored] == [True] * len(stored)
-    assert by_key == {b"s2": [0, 2, 4, 6], b"s1": [1, 3, 5]}
+        assert len(record.indexes) <= 5
+        stored = [events.decode(raw) for raw in events.split(record.value)]
+        assert all(event.received_at is not None for event in stored)
+        for index, event in zip(record.indexes, stored, strict=True):
+            # the partition Kafka's own partitioner picks for the site's id as a key
+            assert record.partition == kafka_partition(event.site_id.encode(), 3)
+            by_site.setdefault(event.site_id, []).append(index)
+    assert by_site == {site: list(range(n, 40, 6)) for n, site in enumerate(sites)}
+    assert len(records) < 40 / 5 + 3  # sites sharing a partition share records
 
 
 def test_events_dated_in_the_future_are_rejected_naming_occurred_at(registry):
