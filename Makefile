@@ -51,7 +51,7 @@ test: install browser lint
 	$(VENV)/bin/pytest -q
 
 # Figures, not assertions: see tests/load/bench.py. Panels over 10 M and 100 M events by default
-# (about 20 min in all here); BENCH_ARGS="--panel-rows 10000000" for a quicker run.
+# (about 25 min in all here); BENCH_ARGS="--panel-rows 10000000" for a quicker run.
 bench: install
 	$(PY) -m tests.load.bench $(BENCH_ARGS)
 
