@@ -1,8 +1,9 @@
 """The ClickHouse sink: a batch of Kafka records in, rows in `raw_events`, bad ones parked.
 
-A record holds one event or an ordered batch of events of sites sharing its partition. Each event is validated on its
-own: a valid one becomes a row, an invalid one a dead letter naming the field and the reason. Ids
-already stored are skipped, so replaying records after a crash stores nothing twice.
+A record holds one event or an ordered batch of events of sites sharing its partition. Each event
+is validated on its own: a valid one becomes a row, an invalid one a dead letter naming the field
+and the reason. Ids already stored are skipped, so replaying records after a crash stores nothing
+twice.
 """
 
 from __future__ import annotations
