@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dashboards.rollup import partial_hours, series_by_type, whole_hours
-from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from dashboards.rollup import series_by_type, whole_and_partial
+from dashboards.spec import OPEN, SCOPE_BY_SITE, DashboardSpec, PanelSpec
 
 DIS_RULES = "('DIS-IMPORT', 'DIS-DOMESTIC', 'DIS-COVERAGE', 'DIS-BEFORE-DISPATCH', 'REST-IMPORT')"
 NEEDS_DISINFECTION = "(origin = 'imported' OR from_outside_city)"
@@ -13,10 +13,13 @@ ARRIVED_OR_DISINFECTED = "event_type IN ('parcels.received', 'parcels.disinfecte
 def batch_states(keys: str, condition: str) -> str:
     """Rows of `keys` and `b`, the uniqExact state of the batch ids of the parcel events in the range
     that meet `condition`. Batch ids are unique per site, so `keys` must hold site_id."""
-    return (
-        f"SELECT {keys}, batches AS b FROM parcels_hourly WHERE {condition} AND {whole_hours()} AND {SCOPE} "
-        f"UNION ALL SELECT {keys}, uniqExactState(batch_id) AS b FROM parcel_events WHERE {condition} "
-        f"AND {partial_hours('occurred_at')} AND {SCOPE} GROUP BY {keys}"
+    return whole_and_partial(
+        "parcels_hourly",
+        "parcel_events",
+        f"{keys}, uniqExactMergeState(batches) AS b",
+        f"{keys}, uniqExactState(batch_id) AS b",
+        condition,
+        keys,
     )
 
 

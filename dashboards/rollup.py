@@ -37,12 +37,31 @@ def partial_hours(column: str, series: bool = False) -> str:
     return f"$__timeFilter({column}) AND ({outside})"
 
 
+def whole_and_partial(
+    rollup: str,
+    table: str,
+    rollup_columns: str,
+    event_columns: str,
+    condition: str,
+    group_by: str = "",
+    *,
+    series: bool = False,
+) -> str:
+    """The UNION ALL of `rollup_columns` over the rollup's whole hours and `event_columns` over the
+    event table's partial hours, both filtered by `condition` and SCOPE (and grouped by `group_by`):
+    the two selects must give the same columns."""
+    group = f" GROUP BY {group_by}" if group_by else ""
+    return (
+        f"SELECT {rollup_columns} FROM {rollup} WHERE {condition} AND {whole_hours(series)} AND {SCOPE}{group} "
+        f"UNION ALL SELECT {event_columns} FROM {table} WHERE {condition} "
+        f"AND {partial_hours('occurred_at', series)} AND {SCOPE}{group}"
+    )
+
+
 def events_total(rollup: str, table: str, condition: str = "1") -> str:
     """`SELECT … AS n`: how many events of `table` in the range meet `condition` (filtered by SCOPE)."""
     return (
-        f"SELECT sum(n) AS n FROM (SELECT sum(events) AS n FROM {rollup} WHERE {condition} AND {whole_hours()} "
-        f"AND {SCOPE} UNION ALL SELECT count() AS n FROM {table} WHERE {condition} "
-        f"AND {partial_hours('occurred_at')} AND {SCOPE})"
+        f"SELECT sum(n) AS n FROM ({whole_and_partial(rollup, table, 'sum(events) AS n', 'count() AS n', condition)})"
     )
 
 
@@ -55,10 +74,13 @@ def series_by_type(rollup: str, table: str, measures: dict[str, str], sums: tupl
     from_rollup = ", ".join(f"sumIf({rollup_value}, event_type = '{kind}') AS m{n}" for n, kind in enumerate(kinds))
     from_events = ", ".join(f"sumIf({event_value}, event_type = '{kind}') AS m{n}" for n, kind in enumerate(kinds))
     of_kinds = f"event_type IN ({', '.join(repr(kind) for kind in kinds)})"
-    return (
-        f"SELECT time, {columns} FROM (SELECT {bucket('hour')} AS time, {from_rollup} FROM {rollup} "
-        f"WHERE {of_kinds} AND {whole_hours(series=True)} AND {SCOPE} GROUP BY time UNION ALL "
-        f"SELECT {bucket('occurred_at')} AS time, {from_events} FROM {table} "
-        f"WHERE {of_kinds} AND {partial_hours('occurred_at', series=True)} AND {SCOPE} GROUP BY time) "
-        "GROUP BY time ORDER BY time"
+    union = whole_and_partial(
+        rollup,
+        table,
+        f"{bucket('hour')} AS time, {from_rollup}",
+        f"{bucket('occurred_at')} AS time, {from_events}",
+        of_kinds,
+        "time",
+        series=True,
     )
+    return f"SELECT time, {columns} FROM ({union}) GROUP BY time ORDER BY time"

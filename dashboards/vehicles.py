@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dashboards.rollup import partial_hours, series_by_type, whole_hours
-from dashboards.spec import SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from dashboards.rollup import series_by_type, whole_and_partial
+from dashboards.spec import SCOPE_BY_SITE, DashboardSpec, PanelSpec
 
 DEPARTED = "event_type = 'vehicle.departed'"
 ON_A_ROUTE = "route_id != ''"
@@ -12,12 +12,14 @@ ON_A_ROUTE = "route_id != ''"
 def vehicle_states(keys: str, condition: str) -> str:
     """Rows of `keys`, `n` (events) and `v` (uniqExact state of vehicle ids) of the vehicle events in
     the range that meet `condition`."""
-    columns, group = (f"{keys}, ", f" GROUP BY {keys}") if keys else ("", "")
-    return (
-        f"SELECT {columns}sum(events) AS n, uniqExactMergeState(vehicles) AS v FROM vehicles_hourly "
-        f"WHERE {condition} AND {whole_hours()} AND {SCOPE}{group} "
-        f"UNION ALL SELECT {columns}count() AS n, uniqExactState(vehicle_id) AS v FROM vehicle_events "
-        f"WHERE {condition} AND {partial_hours('occurred_at')} AND {SCOPE}{group}"
+    columns = f"{keys}, " if keys else ""
+    return whole_and_partial(
+        "vehicles_hourly",
+        "vehicle_events",
+        f"{columns}sum(events) AS n, uniqExactMergeState(vehicles) AS v",
+        f"{columns}count() AS n, uniqExactState(vehicle_id) AS v",
+        condition,
+        keys,
     )
 
 
