@@ -83,16 +83,13 @@ async def _post(session: aiohttp.ClientSession, url: str, token: str, body: list
 async def to_kafka(settings: Settings, events: Iterable[dict[str, Any]], rate: float, size: int) -> int:
     from kafka import KafkaProducer
 
-    from streams.topics import partition_for
+    from streams.topics import by_partition
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", linger_ms=5)
     pacer, sent = Pacer(rate), 0
     partitions = len(producer.partitions_for(settings.topic_events))
     for batch in batches(events, size):  # grouped by partition as the ingest API does (services.ingest.intake.pack)
-        by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for event in batch:
-            by_partition[partition_for(event["site_id"].encode(), partitions)].append(event)
-        for partition, body in by_partition.items():
+        for partition, body in by_partition(batch, lambda event: event["site_id"], partitions).items():
             key = body[0]["site_id"].encode()
             producer.send(settings.topic_events, key=key, value=orjson.dumps(body), partition=partition)
         sent += len(batch)

@@ -17,7 +17,7 @@ from schemas import events
 from schemas.policy import PolicyLevelChanged
 from schemas.registry import SiteRegistered
 from services.registry import Enterprise, Registry
-from streams.topics import partition_for
+from streams.topics import by_partition
 
 Status = Literal["accepted", "duplicate", "rejected", "failed"]
 Problem = Literal["invalid", "forbidden", "conflict", "unavailable"]
@@ -157,11 +157,8 @@ def pack(accepted: Iterable[tuple[int, events.AnyEvent]], max_events: int, parti
     partition makes a 500-event batch a handful of records rather than hundreds. The key is the
     first event's site."""
     received_at = datetime.now(UTC)
-    by_partition: dict[int, list[tuple[int, events.AnyEvent]]] = {}
-    for index, event in accepted:
-        by_partition.setdefault(partition_for(event.site_id.encode(), partitions), []).append((index, event))
     records = []
-    for partition, group in by_partition.items():
+    for partition, group in by_partition(accepted, lambda item: item[1].site_id, partitions).items():
         for start in range(0, len(group), max_events):
             chunk = group[start : start + max_events]
             stamped = [msgspec.structs.replace(event, received_at=received_at) for _, event in chunk]
