@@ -62,6 +62,9 @@ class ChdbWarehouse:
         self._lock = threading.Lock()
         # Id lookups pass a batch's ids as one string; let such a query be larger than 256 kB.
         self._conn.query(f"SET max_query_size = {MAX_QUERY_SIZE}")
+        # Binary columns (the rollups' aggregate states) come out as valid UTF-8 JSON, not as bytes
+        # the JSON reader refuses.
+        self._conn.query("SET output_format_json_validate_utf8 = 1")
 
     def execute(self, sql: str) -> None:
         with self._lock:

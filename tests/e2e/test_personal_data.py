@@ -43,13 +43,7 @@ def test_no_id_or_phone_number_anywhere_after_a_simulated_day(running_stack: Sta
     tables = [row["name"] for row in running_stack.query("SHOW TABLES") if not row["name"].endswith("_mv")]
     assert {"raw_events", "staff", "staff_health_events", "alerts"} <= set(tables)
     for table in tables:
-        # Every column but the rollups' aggregate states (binary sets of hashed batch and vehicle ids).
-        columns = running_stack.query(
-            f"SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}' "
-            "AND type NOT LIKE 'AggregateFunction(%'"
-        )
-        listed = ", ".join(f"`{column['name']}`" for column in columns)
-        found = personal(str(running_stack.query(f"SELECT {listed} FROM {table}")))
+        found = personal(str(running_stack.query(f"SELECT * FROM {table}")))
         assert found == [], (table, found[:3])
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
