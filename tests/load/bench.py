@@ -178,12 +178,17 @@ def alert_latency(directory: Path, broker: KafkaBroker, batches: int = 20) -> di
         stack.stop()
 
 
+def only(settings: Settings, service: str) -> LocalStack:
+    """A stack on the bench's broker running one of our services."""
+    stack = LocalStack.from_settings(settings, own_kafka=False)
+    stack.services = {service: stack.services[service]}
+    return stack
+
+
 def ingest_alone(directory: Path, broker: KafkaBroker, city: City, events: list[dict[str, Any]]) -> dict[str, Any]:
     """The ingest API with nothing else of the stack running: HTTP batches in, Kafka acks out."""
     settings = settings_for(directory, broker, "ingest")
-    stack = LocalStack.from_settings(settings, own_kafka=False)
-    del stack.services["worker"], stack.services["notify"], stack.services["regulator"]
-    stack.start()
+    stack = only(settings, "ingest").start()
     try:
         began = time.perf_counter()
         asyncio.run(to_http(settings, city, events, rate=0, size=500))
@@ -198,8 +203,7 @@ def worker_alone(directory: Path, broker: KafkaBroker, events: list[dict[str, An
 
     ensure_topics(settings)
     asyncio.run(to_kafka(settings, events, rate=0, size=500))
-    stack = LocalStack.from_settings(settings, own_kafka=False)
-    del stack.services["ingest"], stack.services["notify"], stack.services["regulator"]
+    stack = only(settings, "worker")
     began = time.perf_counter()
     stack.start()
     try:
