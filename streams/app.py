@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -91,9 +91,15 @@ class TableStore:
         prefix = f"{partition}|"
         return {key[len(prefix) :]: value for key, value in self._table.items() if key.startswith(prefix)}
 
-    def save(self, partition: int, states: dict[str, Any]) -> None:
+    async def save(self, partition: int, states: dict[str, Any]) -> None:
+        """Write to the table and its changelog, and wait for Kafka's acks. (Setting items would
+        leave the writes in faust's buffer, which its commit flushes only for up to 0.1 s.)"""
+        sent = []
         for key, state in states.items():
-            self._table[f"{partition}|{key}"] = state
+            name = f"{partition}|{key}"
+            self._table.data[name] = state
+            sent.append(self._table.send_changelog(partition, name, state))
+        await asyncio.gather(*sent)
 
 
 def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -> faust.App:
@@ -146,18 +152,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     async def in_warehouse(write: Callable[[list[Item]], T], records: list[Item]) -> T:
         loop = asyncio.get_running_loop()
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=0.2, max=30),
-            stop=stop_never,
-            before_sleep=lambda state: log.warning(
-                "warehouse_insert_retry",
-                attempt=state.attempt_number,
-                error=str(state.outcome.exception() if state.outcome else None),
-            ),
-        ):
-            with attempt:
-                return await loop.run_in_executor(executor, write, records)
-        raise AssertionError("unreachable: the retry loop never stops")
+        return await until_done("warehouse_insert", lambda: loop.run_in_executor(executor, write, records))
 
     async def publish(out: Output) -> None:
         """Send alerts and re-keyed records and wait for the acks, before rule state is saved."""
@@ -195,8 +190,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             )
 
     async def settle(rules: SiteRules | VehicleRules, out: Output) -> None:
-        await publish(out)
-        rules.checkpoint()
+        """Alerts first, then state: a crash between them raises the alerts again, with the same ids."""
+        await until_done("publish", lambda: publish(out))
+        changes = rules.take_changes()
+        await until_done("checkpoint", lambda: rules.checkpoint(changes))
         for alert in out.alerts:
             log.info("alert", type=type(alert).__name__, rule=alert.rule_id, site=alert.site_id, id=alert.alert_id)
 
@@ -261,6 +258,23 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     register_pages(app, warehouse, executor, report)
     return app
+
+
+async def until_done(action: str, attempt_once: Callable[[], Awaitable[T]]) -> T:
+    """Retry until it succeeds: the batch is not acknowledged (nor its offsets committed) before.
+    Raising instead would end the agent's stream, whose cleanup acknowledges the batch."""
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential(multiplier=0.2, max=30),
+        stop=stop_never,
+        before_sleep=lambda state: log.warning(
+            f"{action}_retry",
+            attempt=state.attempt_number,
+            error=str(state.outcome.exception() if state.outcome else None),
+        ),
+    ):
+        with attempt:
+            return await attempt_once()
+    raise AssertionError("unreachable: the retry loop never stops")
 
 
 def _record(event: faust.EventT[bytes]) -> Record:

@@ -8,6 +8,7 @@ would park (for an unregistered site, or a site of another enterprise) are not e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,12 +27,14 @@ from streams.compliance.rulebook import admissible, site_engine, vehicle_engine,
 from streams.sink import Decoded, Record, decode_records
 
 _alert_encoder = msgspec.json.Encoder()
+Changes = dict[int, dict[str, State]]  # partition -> key -> state
 
 
 class StateStore(Protocol):
     def load(self, partition: int) -> dict[str, State]: ...
 
-    def save(self, partition: int, states: dict[str, State]) -> None: ...
+    async def save(self, partition: int, states: dict[str, State]) -> None:
+        """Return once every state is durable; a failure may leave any subset of them saved."""
 
 
 class MemoryStore:
@@ -43,7 +46,7 @@ class MemoryStore:
     def load(self, partition: int) -> dict[str, State]:
         return orjson.loads(orjson.dumps(self.partitions.get(partition, {})))  # type: ignore[no-any-return]
 
-    def save(self, partition: int, states: dict[str, State]) -> None:
+    async def save(self, partition: int, states: dict[str, State]) -> None:
         self.partitions.setdefault(partition, {}).update(orjson.loads(orjson.dumps(states)))
 
 
@@ -70,11 +73,23 @@ class PartitionedRules:
             self.engines[partition] = self._make_engine(self._store.load(partition))
         return self.engines[partition]
 
-    def checkpoint(self) -> None:
-        for partition, engine in self.engines.items():
-            changed = engine.take_dirty()
-            if changed:
-                self._store.save(partition, changed)
+    def take_changes(self) -> Changes:
+        """What changed since the last call, to save with `checkpoint` (and again if that fails)."""
+        return {partition: engine.take_dirty() for partition, engine in self.engines.items()}
+
+    async def checkpoint(self, changes: Changes) -> None:
+        """Save changed state in two steps: the keys, then each partition's clock and policy book.
+
+        A crash between or during the steps leaves some keys saved ahead of the clock, never the
+        clock ahead of a key. The events read again after it then skip the keys that hold them and
+        still move the clock as they did the first time (see `Engine.process`), so the alerts and
+        the state come out as those of an uninterrupted run.
+        """
+        shared = (Engine.CLOCK, Engine.POLICY)
+        keys = {p: {k: v for k, v in states.items() if k not in shared} for p, states in changes.items()}
+        last = {p: {k: v for k, v in states.items() if k in shared} for p, states in changes.items()}
+        for step in (keys, last):
+            await asyncio.gather(*(self._store.save(p, states) for p, states in step.items() if states))
 
     def footprint(self) -> dict[str, int]:
         """The engines' footprints summed (see `Engine.footprint`), with the partitions held."""
@@ -118,10 +133,13 @@ class SiteRules(PartitionedRules):
             out.alerts += engine.process(event.site_id, event, position)
             out.broadcasts.append((event.site_id.encode(), _forwarded(None, bytes(raw))))
             return
-        site = engine.states.get(event.site_id, {}).get("site")
-        if not admissible(event, site):
-            return
+        state = engine.states.get(event.site_id, {})
+        site = state.get("site")
+        if not admissible(event, site) or position.as_list() < state.get("registered", [-1, -1]):
+            return  # (the second: posted before its site's registration, read again after a crash)
         out.alerts += engine.process(event.site_id, event, position)
+        if site is None:  # this registered the site; what came before it stays inadmissible on a replay
+            engine.states[event.site_id]["registered"] = position.as_list()
         vehicle = vehicle_of(event)
         if vehicle is not None:
             site = engine.states[event.site_id].get("site")

@@ -7,7 +7,9 @@ the same events in the same order therefore gives the same alerts, byte for byte
 
 State lives in plain JSON-able dicts, one per key (a site, or a vehicle), so it can be written to
 a faust table and recovered; each remembers the last log position it applied, so events replayed
-after a crash are not applied twice.
+after a crash are not applied twice. Saved keys may be ahead of the saved clock (never behind it:
+see `PartitionedRules.checkpoint`); an event a key already holds still moves the clock, so the
+watermark passes the same points on a replay as it did the first time.
 """
 
 from __future__ import annotations
@@ -158,33 +160,44 @@ class Engine:
     def process(self, key: str, event: Event, position: Position, site: State | None = None) -> list[AnyAlert]:
         """Apply one event for `key`; return the alerts it and the advanced watermark produce."""
         clock = self.states[self.CLOCK]
-        state = self.states.setdefault(key, {"key": key, "applied": [-1, -1], "rules": {}, "timers": [], "open": {}})
-        if position.as_list() <= state["applied"]:
-            return []  # replayed after a crash: already folded into this state
-        state["applied"] = position.as_list()
-        self.dirty.update((key, self.CLOCK))
-        if site is not None:
-            state["site"] = site
-        alerts: list[AnyAlert] = []
-        occurred = ms(event.occurred_at)
-        clock["max_seen"] = max(clock["max_seen"], occurred)
-        alerts += self._advance(clock["max_seen"] - self._lateness)
+        # The clock moves first, also for an event replayed after a crash: a key saved ahead of the
+        # clock skips its events below, and the watermark must still pass the same points.
+        clock["max_seen"] = max(clock["max_seen"], ms(event.occurred_at))
+        self.dirty.add(self.CLOCK)
+        alerts = self._advance(clock["max_seen"] - self._lateness)
         if isinstance(event, PolicyLevelChanged):
-            self.policy.apply(event)
+            self.policy.apply(event)  # idempotent: the same level at the same time is kept once
             self.dirty.add(self.POLICY)
+            self._blank(key)
             for other, other_state in self.states.items():
-                if other not in (self.CLOCK, self.POLICY) and "rules" in other_state:
+                if other not in (self.CLOCK, self.POLICY) and self._apply_at(other, position):
                     ctx = Context(self, other, other_state, alerts, event)
                     for logic in self.logics:
                         logic.policy_changed(ctx)
-                    self.dirty.add(other)
             return alerts
+        state = self._blank(key)
+        if not self._apply_at(key, position):
+            return alerts  # replayed after a crash: already folded into this key's state
+        if site is not None:
+            state["site"] = site
         ctx = Context(self, key, state, alerts, event)
         for logic in self._handlers.get(type(event), ()):
             logic.observe(ctx, event)
         # A late record may have scheduled a check that is already due: settle it before the next record.
         alerts += self._fire_due()
         return alerts
+
+    def _blank(self, key: str) -> State:
+        return self.states.setdefault(key, {"key": key, "applied": [-1, -1], "rules": {}, "timers": [], "open": {}})
+
+    def _apply_at(self, key: str, position: Position) -> bool:
+        """Mark `key` as having applied `position`; False if its state already holds it."""
+        state = self.states[key]
+        if position.as_list() <= state["applied"]:
+            return False
+        state["applied"] = position.as_list()
+        self.dirty.add(key)
+        return True
 
     def tick(self, now: datetime) -> list[AnyAlert]:
         """Advance the clock in a quiet partition (a tick record in the log)."""
