@@ -3,8 +3,9 @@
 Every stage runs on a real Kafka broker and real chDB started here, in a temporary directory:
   1. end to end: simulated city -> HTTP ingest (batches) -> Kafka -> faust worker -> chDB,
      events/s of a burst posted as fast as it goes, then the same city paced at --steady-rate
-     for --steady-seconds; received -> stored latency p50/p99 (stored_at minus received_at,
-     per event) of each: the burst's is the backlog's wait, the paced run's what a sender sees;
+     (by default half the burst's end-to-end rate) for --steady-seconds; received -> stored
+     latency p50/p99 (stored_at minus received_at, per event) of each: the burst's is the
+     backlog's wait, the paced run's what a sender sees;
   2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
      table in large batches, events/s, and the ratio end to end / ceiling;
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
@@ -99,10 +100,12 @@ def end_to_end(
     broker: KafkaBroker,
     city: City,
     events: list[dict[str, Any]],
-    steady: list[dict[str, Any]],
+    more: list[dict[str, Any]],
     rate: float,
+    seconds: float,
 ) -> dict[str, Any]:
-    """A burst of `events` as fast as they can be posted, then `steady` at `rate` events/s."""
+    """A burst of `events` as fast as they can be posted, then the next of `more` at `rate` events/s
+    for `seconds` (with `rate` 0: at half the burst's end-to-end rate)."""
     settings = settings_for(directory, broker, "e2e")
     stack = LocalStack.from_settings(settings, own_kafka=False).start()
     try:
@@ -112,6 +115,8 @@ def end_to_end(
         ingest_done = time.perf_counter()
         stored = wait_for_count(reader, "raw_events", len(events))
         burst = received_to_stored(reader, "1")
+        rate = rate or round(len(events) / (stored - began) / 2)
+        steady = more[: int(rate * seconds)]
         paced_from = time.time()
         asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
         paced_seconds = time.time() - paced_from
@@ -398,7 +403,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000, help="events through the pipeline")
     parser.add_argument("--sites", type=int, default=600)
-    parser.add_argument("--steady-rate", type=float, default=1000, help="events/s of the paced run after the burst")
+    parser.add_argument(
+        "--steady-rate", type=float, default=0, help="events/s of the paced run after the burst (0: half the burst's)"
+    )
     parser.add_argument("--steady-seconds", type=float, default=60)
     parser.add_argument(
         "--panel-rows", default="10000000,100000000", help="stored events for the panel queries, one run per size"
@@ -427,11 +434,11 @@ def main() -> None:
 
 
 def pipeline(directory: Path, sites: int, count: int, rate: float, seconds: float) -> dict[str, Any]:
-    city, everything = city_events(sites, count + int(rate * seconds))
-    events, steady = everything[:count], everything[count:]
+    city, everything = city_events(sites, count + int(rate * seconds or count))
+    events, more = everything[:count], everything[count:]
     broker = KafkaBroker(directory / "kafka", port=free_port(), controller_port=free_port()).start()
     try:
-        e2e = end_to_end(directory, broker, city, events, steady, rate)
+        e2e = end_to_end(directory, broker, city, events, more, rate, seconds)
         alone = worker_alone(directory, broker, events) | ingest_alone(directory, broker, city, events)
         top = ceiling(directory, broker, alone.pop("topic"), len(events))
     finally:
