@@ -23,7 +23,7 @@ from schemas.clock import CLOCK_KEY, decode_tick
 from schemas.policy import PolicyLevelChanged
 from streams.compliance.catalogue import Catalogue
 from streams.compliance.engine import Engine, Position, State
-from streams.compliance.rulebook import admissible, site_engine, vehicle_engine, vehicle_of
+from streams.compliance.rulebook import evaluate_site_event, site_engine, vehicle_engine, vehicle_of
 from streams.sink import Decoded, Record, decode_records
 
 _alert_encoder = msgspec.json.Encoder()
@@ -128,18 +128,13 @@ class SiteRules(PartitionedRules):
     def _handle_event(
         self, engine: Engine, record: Record, index: int, raw: msgspec.Raw, event: events.AnyEvent, out: Output
     ) -> None:
-        position = Position(record.offset, index)
+        alerts = evaluate_site_event(engine, event, Position(record.offset, index))
+        if alerts is None:
+            return
+        out.alerts += alerts
         if isinstance(event, PolicyLevelChanged):
-            out.alerts += engine.process(event.site_id, event, position)
             out.broadcasts.append((event.site_id.encode(), _forwarded(None, bytes(raw))))
             return
-        state = engine.states.get(event.site_id, {})
-        site = state.get("site")
-        if not admissible(event, site) or position.as_list() < state.get("registered", [-1, -1]):
-            return  # (the second: posted before its site's registration, read again after a crash)
-        out.alerts += engine.process(event.site_id, event, position)
-        if site is None:  # this registered the site; what came before it stays inadmissible on a replay
-            engine.states[event.site_id]["registered"] = position.as_list()
         vehicle = vehicle_of(event)
         if vehicle is not None:
             site = engine.states[event.site_id].get("site")

@@ -18,7 +18,7 @@ from schemas.events import AnyEvent
 from schemas.policy import PolicyLevelChanged
 from streams.compliance.catalogue import Catalogue
 from streams.compliance.engine import Engine, Position, ms
-from streams.compliance.rulebook import admissible, site_engine, vehicle_engine, vehicle_of
+from streams.compliance.rulebook import evaluate_site_event, site_engine, vehicle_engine, vehicle_of
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,11 @@ def replay(catalogue: Catalogue, log: Iterable[LogEntry], until: datetime | None
             alerts += engine.tick(entry.item)
             continue
         event = entry.item
-        if not isinstance(event, PolicyLevelChanged) and not admissible(
-            event, engine.states.get(event.site_id, {}).get("site")
-        ):
+        evaluated = evaluate_site_event(engine, event, Position(entry.offset, entry.index))
+        if evaluated is None:
             continue
         latest = max(latest, ms(event.occurred_at))
-        alerts += engine.process(event.site_id, event, Position(entry.offset, entry.index))
+        alerts += evaluated
         if vehicle_of(event) is not None or isinstance(event, PolicyLevelChanged):
             site = engine.states.get(event.site_id, {}).get("site")
             vehicle_events.append((ms(event.occurred_at), entry.partition, entry.offset, entry.index, event, site))

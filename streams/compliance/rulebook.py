@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemas.alerts import AnyAlert
 from schemas.envelope import Event
 from schemas.events import EVENT_CLASSES
 from schemas.health import StaffVaccinated
@@ -9,7 +10,7 @@ from schemas.policy import PolicyLevelChanged
 from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
 from streams.compliance.catalogue import Catalogue
-from streams.compliance.engine import Engine, RuleLogic, State
+from streams.compliance.engine import Engine, Position, RuleLogic, State
 from streams.compliance.rules.disinfection import Disinfection
 from streams.compliance.rules.ledger import LedgerLate
 from streams.compliance.rules.site import ActiveDays, Sites
@@ -60,3 +61,20 @@ def admissible(event: Event, site: State | None) -> bool:
     if site is None:
         return isinstance(event, SiteRegistered)
     return bool(site["enterprise_id"] == event.enterprise_id)
+
+
+def evaluate_site_event(engine: Engine, event: Event, position: Position) -> list[AnyAlert] | None:
+    """Fold `event` into a site engine if the sink stores it (a policy change, or an event of a
+    registered site posted for by its own enterprise); None when it is left out. An event posted
+    before its site's registration stays out also when read again after a crash, from a saved state
+    that already holds the registration."""
+    if isinstance(event, PolicyLevelChanged):
+        return engine.process(event.site_id, event, position)
+    state = engine.states.get(event.site_id, {})
+    site = state.get("site")
+    if not admissible(event, site) or position.as_list() < state.get("registered", [-1, -1]):
+        return None
+    alerts = engine.process(event.site_id, event, position)
+    if site is None:  # this event registered the site
+        engine.states[event.site_id]["registered"] = position.as_list()
+    return alerts
