@@ -24,7 +24,8 @@ transactional):
 * a partition whose next record to acknowledge has not come for `REREAD_AFTER_SECONDS` while later
   records have been acknowledged (checked every 2 s) lost that record in flight: it is sought back
   to its committed offset and read again. Records read twice are harmless: the sink dedupes by event id and the
-  rules by position.
+  rules by position. The rules also leave alone the records handed out past the lost one until
+  this read brings them again in order (`PartitionedRules.in_order`).
 """
 
 from __future__ import annotations

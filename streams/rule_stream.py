@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import msgspec
 import orjson
+import structlog
 
 from schemas import events
 from schemas.alerts import AnyAlert
@@ -26,6 +27,7 @@ from streams.compliance.engine import Engine, Position, State
 from streams.compliance.rulebook import evaluate_site_event, site_engine, vehicle_engine, vehicle_of
 from streams.sink import Decoded, Record, decode_records
 
+log = structlog.get_logger("tongfang.rules")
 _alert_encoder = msgspec.json.Encoder()
 Changes = dict[int, dict[str, State]]  # partition -> key -> state
 
@@ -67,11 +69,40 @@ class PartitionedRules:
         self._make_engine = make_engine
         self._store = store
         self.engines: dict[int, Engine] = {}
+        self.skipped_past_gaps = 0  # records left to their partition's read again (see `in_order`)
+        self._gap_at: dict[int, int] = {}  # partition -> the last offset folded before its gap (logged once)
 
     def engine(self, partition: int) -> Engine:
         if partition not in self.engines:
             self.engines[partition] = self._make_engine(self._store.load(partition))
         return self.engines[partition]
+
+    def in_order(self, engine: Engine, record: Record) -> bool:
+        """Whether `record` may be folded now: the next one in its partition, or one read again.
+
+        Around a rebalance faust can drop the records in flight and hand out later ones; the
+        consumer reads the partition again from its committed offset once the commit stalls on
+        the missing record (`streams.consumer`). Folding the later records first would carry the
+        watermark past the missing ones, which would then arrive late, and the alerts would not be
+        those of a run in log order. Our topics are neither compacted nor transactional and are
+        kept forever, so their offsets have no holes: a record past the next offset follows a lost
+        one and waits for the read again (the sink stores it meanwhile; the ack is harmless, the
+        commit cannot pass the missing record).
+        """
+        clock = engine.states[Engine.CLOCK]
+        folded = int(clock.get("offset", -1))
+        if folded >= 0 and record.offset > folded + 1:
+            self.skipped_past_gaps += 1
+            if self._gap_at.get(record.partition) != folded:
+                self._gap_at[record.partition] = folded
+                log.warning(
+                    "records_wait_for_a_lost_one", partition=record.partition, folded=folded, offset=record.offset
+                )
+            return False
+        if record.offset > folded:
+            clock["offset"] = record.offset
+            engine.dirty.add(Engine.CLOCK)
+        return True
 
     def take_changes(self) -> Changes:
         """What changed since the last call, to save with `checkpoint` (and again if that fails)."""
@@ -93,7 +124,7 @@ class PartitionedRules:
 
     def footprint(self) -> dict[str, int]:
         """The engines' footprints summed (see `Engine.footprint`), with the partitions held."""
-        total = {"partitions": len(self.engines)}
+        total = {"partitions": len(self.engines), "skipped_past_gaps": self.skipped_past_gaps}
         for engine in self.engines.values():
             for name, value in engine.footprint().items():
                 total[name] = total.get(name, 0) + value
@@ -118,6 +149,8 @@ class SiteRules(PartitionedRules):
         out = Output()
         for item in decoded:
             engine = self.engine(item.record.partition)
+            if not self.in_order(engine, item.record):
+                continue
             if item.tick is not None:
                 out.alerts += engine.tick(item.tick)
                 out.broadcasts.append((CLOCK_KEY, item.record.value))  # the vehicles' partitions keep time too
@@ -149,6 +182,8 @@ class VehicleRules(PartitionedRules):
         out = Output()
         for record in records:
             engine = self.engine(record.partition)
+            if not self.in_order(engine, record):
+                continue
             tick = decode_tick(record.key, record.value)
             if tick is not None:
                 out.alerts += engine.tick(tick)

@@ -132,7 +132,8 @@ class Engine:
     POLICY = "__policy__"
 
     def __post_init__(self) -> None:
-        self.states.setdefault(self.CLOCK, {"watermark": 0, "max_seen": 0, "applied": [-1, -1]})
+        # "offset": the partition's last record folded, for reading the log in order (see `PartitionedRules.in_order`).
+        self.states.setdefault(self.CLOCK, {"watermark": 0, "max_seen": 0, "offset": -1})
         self.states.setdefault(self.POLICY, {})
         self.policy = PolicyBook(self.states[self.POLICY])
         self._lateness = int(self.catalogue.allowed_lateness / timedelta(milliseconds=1))

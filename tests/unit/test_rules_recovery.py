@@ -156,3 +156,33 @@ def test_an_event_posted_before_its_sites_registration_stays_out_of_the_clock_af
     alerts, final = killed_while_saving(log, 0, 2, 0)  # both sites saved, the clock not
     assert orjson.loads(final)["0"][Engine.CLOCK]["max_seen"] == ms(factories.BASE_TIME)
     assert (alerts, final) == (expected_alerts, expected_states)
+
+
+def lost_in_flight(
+    log: list[list[Record]], partition: int, first: int, count: int
+) -> tuple[set[tuple[str, str]], bytes]:
+    """`count` records of `partition` from offset `first` are dropped in flight and the later ones
+    handed out; then the partition is read again from the first lost record (`streams.consumer`)."""
+    records = [record for batch in log for record in batch]
+    lost = range(first, first + count)
+    delivered = [record for record in records if record.partition != partition or record.offset not in lost]
+    again = [record for record in records if record.partition == partition and record.offset >= first]
+    store = MemoryStore()
+    rules, alerts = SiteRules(CATALOGUE, store), set()
+    for sequence in (delivered, again):
+        for start in range(0, len(sequence), 6):
+            alerts |= alert_keys(rules, sequence[start : start + 6])
+            asyncio.run(rules.checkpoint(rules.take_changes()))
+    return alerts, saved(store)
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_records_after_ones_lost_in_flight_wait_for_the_read_again(log_and_expected, case):
+    log, (expected_alerts, expected_states) = log_and_expected
+    partition = case % PARTITIONS
+    last = max(record.offset for batch in log for record in batch if record.partition == partition)
+    first = (case + 1) * last // 8
+    alerts, final = lost_in_flight(log, partition, first, count=1 + 4 * case)
+    assert alerts - expected_alerts == set(), "raised only by the run with the gap"
+    assert expected_alerts - alerts == set(), "missing from the run with the gap"
+    assert final == expected_states
