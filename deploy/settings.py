@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     sink_batch_records: int = Field(2000, description="Kafka records the sink gathers before one insert.")
     sink_flush_seconds: float = Field(0.25, description="Longest wait before a partial batch is inserted.")
     alert_flush_seconds: float = Field(0.05, description="Longest wait before alerts and deliveries are stored.")
+    rule_save_seconds: float = Field(
+        1.0, ge=0, description="Longest wait before folded rule state is saved; offsets are committed only past it."
+    )
 
     rule_catalogue: Path | None = Field(None, description="Rule catalogue YAML; default the one in streams/.")
     clock_tick_seconds: float = Field(1.0, ge=0, description="Clock ticks per partition; 0 turns them off.")

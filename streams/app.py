@@ -7,8 +7,10 @@ faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the
 
 Offsets are committed only for records whose batch was stored: `take_events` acks a batch after
 the loop body returns, and the body retries the insert until it succeeds rather than raise (an
-exception would end the generator, whose cleanup acks the batch). A SIGKILL therefore replays the
-uncommitted records, and the sink's dedupe makes the replay harmless. `streams.consumer` keeps
+exception would end the generator, whose cleanup acks the batch). Rule state is saved at most
+`rule_save_seconds` apart, and the commit of the rules' topics stops at the state saved
+(`streams.consumer.App`). A SIGKILL therefore replays the uncommitted records, and the sink's
+dedupe and the rules' positions make the replay harmless. `streams.consumer` keeps
 faust's offset bookkeeping from committing past records that were dropped around a rebalance, and
 reads such records again.
 """
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 import faust
 import orjson
 import structlog
+from faust.types import TP
 from tenacity import AsyncRetrying, stop_never, wait_exponential
 
 from deploy.settings import Settings
@@ -189,13 +192,23 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
                 reason=letter.reason,
             )
 
-    async def settle(rules: SiteRules | VehicleRules, out: Output) -> None:
-        """Alerts first, then state: a crash between them raises the alerts again, with the same ids."""
+    async def settle(rules: SiteRules | VehicleRules, topic: str, out: Output) -> None:
+        """Alerts first, then (now and then) state: a crash before the state is saved reads the
+        records again and raises their alerts again, with the same ids."""
         await until_done("publish", lambda: publish(out))
-        changes = rules.take_changes()
-        await until_done("checkpoint", lambda: rules.checkpoint(changes))
+        if rules.save_due(settings.rule_save_seconds):
+            await save(rules, topic)
         for alert in out.alerts:
             log.info("alert", type=type(alert).__name__, rule=alert.rule_id, site=alert.site_id, id=alert.alert_id)
+
+    async def save(rules: SiteRules | VehicleRules, topic: str) -> None:
+        """Save the state folded so far; then the commit may pass the records it covers."""
+        folded, changes = rules.folded(), rules.take_changes()
+        await until_done("checkpoint", lambda: rules.checkpoint(changes))
+        app.saved_through.update({TP(topic, partition): offset + 1 for partition, offset in folded.items()})
+        rules.saved()
+
+    app.gated_topics |= {settings.topic_events, settings.topic_vehicles}
 
     # One agent per topic: faust may hand a record fetched during start-up to the agents already
     # subscribed, and its offset is committed once they ack; a second agent on the same topic
@@ -213,7 +226,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
             storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
             try:
-                await settle(site_rules, site_rules.handle_decoded(decoded))
+                await settle(site_rules, settings.topic_events, site_rules.handle_decoded(decoded))
             finally:
                 result = await storing
             await park(result.parked)
@@ -225,7 +238,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             settings.sink_batch_records, within=settings.sink_flush_seconds
         )
         async for batch in batches:
-            await settle(vehicle_rules, vehicle_rules.handle([_record(event) for event in batch]))
+            out = vehicle_rules.handle([_record(event) for event in batch])
+            await settle(vehicle_rules, settings.topic_vehicles, out)
 
     def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
         @app.agent(topic_, name=name)
@@ -242,6 +256,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked: set[Any] = args[0]
+        await save(site_rules, settings.topic_events)  # what is folded but not saved would be lost with the engines
+        await save(vehicle_rules, settings.topic_vehicles)
         site_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_events})
         vehicle_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_vehicles})
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 import structlog
@@ -71,6 +71,11 @@ class Consumer(aiokafka_driver.Consumer):
         if not self._ours(tp):
             await super()._add_gap(tp, offset_from, offset_to)
 
+    def _saved_through(self, tp: TP) -> int | None:
+        """The first offset whose rule state may not be saved yet; None for a topic without rules."""
+        app = cast("App", self.app)
+        return app.saved_through.get(tp, 0) if tp.topic in app.gated_topics else None
+
     def _new_offset(self, tp: TP) -> int | None:
         if not self._ours(tp):
             return super()._new_offset(tp)
@@ -82,6 +87,11 @@ class Consumer(aiokafka_driver.Consumer):
         if acked[0] > start:  # the record at `start` is not acknowledged yet
             return None
         batch = list(next(consecutive_numbers(acked)))
+        saved = self._saved_through(tp)
+        if saved is not None:
+            batch = [offset for offset in batch if offset < saved]
+            if not batch:
+                return None
         del acked[: len(batch)]
         self._acked_index[tp].difference_update(batch)
         return int(batch[-1]) + 1
@@ -111,5 +121,18 @@ class Transport(aiokafka_driver.Transport):
 
 
 class App(faust.App):
+    """faust's app with our consumer, and the commit held back to the rule state saved.
+
+    The agents that fold records into rule state save it now and then rather than after every
+    batch (`Settings.rule_save_seconds`); they acknowledge each batch when it is stored and its
+    alerts are published. For their topics (`gated_topics`) the commit stops at `saved_through`,
+    the first offset whose state may not be saved yet, so a crash reads again what was not saved.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gated_topics: set[str] = set()
+        self.saved_through: dict[TP, int] = {}
+
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)

@@ -9,6 +9,7 @@ would park (for an unregistered site, or a site of another enterprise) are not e
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -70,6 +71,7 @@ class PartitionedRules:
         self._store = store
         self.engines: dict[int, Engine] = {}
         self.skipped_past_gaps = 0  # records left to their partition's read again (see `in_order`)
+        self._saved_at = (float("-inf"), 0)  # (monotonic time, skipped_past_gaps) at the last save
         self._gap_at: dict[int, int] = {}  # partition -> the last offset folded before its gap (logged once)
 
     def engine(self, partition: int) -> Engine:
@@ -107,6 +109,20 @@ class PartitionedRules:
     def take_changes(self) -> Changes:
         """What changed since the last call, to save with `checkpoint` (and again if that fails)."""
         return {partition: engine.take_dirty() for partition, engine in self.engines.items()}
+
+    def save_due(self, interval: float) -> bool:
+        """Whether to save now: `interval` seconds have passed, or records wait past a gap (their
+        partition's read again comes only once the commit reaches the gap, after the next save)."""
+        return time.monotonic() - self._saved_at[0] >= interval or self.skipped_past_gaps != self._saved_at[1]
+
+    def saved(self) -> None:
+        self._saved_at = (time.monotonic(), self.skipped_past_gaps)
+
+    def folded(self) -> dict[int, int]:
+        """The last record folded, per partition: what the changes taken now cover."""
+        return {
+            partition: int(engine.states[Engine.CLOCK].get("offset", -1)) for partition, engine in self.engines.items()
+        }
 
     async def checkpoint(self, changes: Changes) -> None:
         """Save changed state in two steps: the keys, then each partition's clock and policy book.

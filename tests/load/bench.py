@@ -5,7 +5,8 @@ Every stage runs on a real Kafka broker and real chDB started here, in a tempora
      events/s of a burst posted as fast as it goes, then the same city paced at --steady-rate
      (by default half the burst's end-to-end rate) for --steady-seconds; received -> stored
      latency p50/p99 (stored_at minus received_at, per event) of each: the burst's is the
-     backlog's wait, the paced run's what a sender sees;
+     backlog's wait, the paced run's what a sender sees, also per 10 s of the run (flat when the
+     stack keeps up with the rate, growing when it does not) with the rate it stored at;
   2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
      table in large batches, events/s, and the ratio end to end / ceiling;
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
@@ -117,11 +118,13 @@ def end_to_end(
         burst = received_to_stored(reader, "1")
         rate = rate or round(len(events) / (stored - began) / 2)
         steady = more[: int(rate * seconds)]
-        paced_from = time.time()
+        paced_from, paced_began = time.time(), time.perf_counter()
         asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
-        paced_seconds = time.time() - paced_from
-        wait_for_count(reader, "raw_events", len(events) + len(steady))
-        paced = received_to_stored(reader, f"received_at >= fromUnixTimestamp64Milli({int(paced_from * 1000)})")
+        paced_seconds = time.perf_counter() - paced_began
+        paced_stored = wait_for_count(reader, "raw_events", len(events) + len(steady)) - paced_began
+        since = f"received_at >= fromUnixTimestamp64Milli({int(paced_from * 1000)})"
+        paced = received_to_stored(reader, since)
+        windows = received_to_stored_by_window(reader, since, paced_from, seconds=10)
         memory = {
             name: peak_memory_mb(service.process.pid) for name, service in stack.services.items() if service.process
         }
@@ -137,6 +140,8 @@ def end_to_end(
             "steady_seconds": round(paced_seconds, 1),
             "steady_received_to_stored_ms_p50": paced["p50"],
             "steady_received_to_stored_ms_p99": paced["p99"],
+            "steady_stored_events_per_s": round(len(steady) / paced_stored),
+            "steady_windows_10s_ms_p50_p99": windows,
             "peak_memory_mb": {**memory, "kafka": peak_memory_mb(broker.process.pid) if broker.process else 0.0},
         }
     finally:
@@ -150,6 +155,18 @@ def received_to_stored(reader: WorkerReader, condition: str) -> dict[str, int]:
         f"SELECT quantile(0.5)({delay}) AS p50, quantile(0.99)({delay}) AS p99 FROM raw_events WHERE {condition}"
     )[0]
     return {"p50": round(row["p50"]), "p99": round(row["p99"])}
+
+
+def received_to_stored_by_window(reader: WorkerReader, condition: str, start: float, seconds: int) -> list[list[int]]:
+    """[p50, p99] of stored_at minus received_at per `seconds` of receipt from `start`: flat when
+    the stack keeps up, growing when the paced rate is more than it can store."""
+    delay = "toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)"
+    window = f"intDiv(toUnixTimestamp64Milli(received_at) - {int(start * 1000)}, {seconds * 1000})"
+    rows = reader.query(
+        f"SELECT {window} AS w, quantile(0.5)({delay}) AS p50, quantile(0.99)({delay}) AS p99 FROM raw_events "
+        f"WHERE {condition} GROUP BY w ORDER BY w"
+    )
+    return [[round(row["p50"]), round(row["p99"])] for row in rows]
 
 
 def alert_latency(directory: Path, broker: KafkaBroker, batches: int = 20) -> dict[str, Any]:
@@ -484,6 +501,16 @@ def print_table(result: dict[str, Any]) -> None:
                 f"at {r['steady_events_per_s']:,} events/s for {r['steady_seconds']} s"
             ),
             "p99 <= 2000 ms",
+        ),
+        (
+            "paced: stored events/s (posted until all stored)",
+            lambda: f"{r['steady_stored_events_per_s']:,} events/s",
+            "",
+        ),
+        (
+            "paced: p50 / p99 per 10 s of receipt (s)",
+            lambda: " ".join(f"{p50 / 1000:.1f}/{p99 / 1000:.1f}" for p50, p99 in r["steady_windows_10s_ms_p50_p99"]),
+            "",
         ),
         (
             "alert after the watermark passes the deadline p50 / p99",

@@ -48,3 +48,23 @@ def test_an_offset_jump_is_not_taken_as_acknowledged(consumer: Consumer) -> None
     consumer._committed_offset[EVENTS] = 5
     asyncio.run(consumer._add_gap(EVENTS, 5, 20))
     assert acked(consumer, 5, [21, 22]) is None
+
+
+def test_for_a_rules_topic_the_commit_stops_at_the_state_saved(consumer: Consumer) -> None:
+    app = consumer.app
+    assert isinstance(app, App)
+    app.gated_topics.add("events")
+    assert acked(consumer, 5, [5, 6, 7]) is None, "nothing saved yet: nothing may be committed"
+    app.saved_through[EVENTS] = 7  # state saved through offset 6
+    assert acked(consumer, 5, [5, 6, 7, 8]) == 7
+    assert consumer._acked[EVENTS] == [7, 8], "acknowledged but not saved: left for a later commit"
+    consumer._committed_offset[EVENTS] = 7  # what the commit of 7 records
+    app.saved_through[EVENTS] = 20
+    assert consumer._new_offset(EVENTS) == 9
+
+
+def test_other_topics_commit_what_is_acknowledged(consumer: Consumer) -> None:
+    app = consumer.app
+    assert isinstance(app, App)
+    app.gated_topics.add("vehicles")
+    assert acked(consumer, 5, [5, 6, 7]) == 8
