@@ -206,7 +206,6 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         folded, changes = rules.folded(), rules.take_changes()
         await until_done("checkpoint", lambda: rules.checkpoint(changes))
         app.saved_through.update({TP(topic, partition): offset + 1 for partition, offset in folded.items()})
-        rules.saved()
 
     app.gated_topics |= {settings.topic_events, settings.topic_vehicles}
 

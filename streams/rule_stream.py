@@ -71,7 +71,7 @@ class PartitionedRules:
         self._store = store
         self.engines: dict[int, Engine] = {}
         self.skipped_past_gaps = 0  # records left to their partition's read again (see `in_order`)
-        self._saved_at = (float("-inf"), 0)  # (monotonic time, skipped_past_gaps) at the last save
+        self._taken_at = (float("-inf"), 0)  # (monotonic time, skipped_past_gaps) when changes were last taken
         self._gap_at: dict[int, int] = {}  # partition -> the last offset folded before its gap (logged once)
 
     def engine(self, partition: int) -> Engine:
@@ -91,8 +91,7 @@ class PartitionedRules:
         one and waits for the read again (the sink stores it meanwhile; the ack is harmless, the
         commit cannot pass the missing record).
         """
-        clock = engine.states[Engine.CLOCK]
-        folded = int(clock.get("offset", -1))
+        folded = _folded(engine)
         if folded >= 0 and record.offset > folded + 1:
             self.skipped_past_gaps += 1
             if self._gap_at.get(record.partition) != folded:
@@ -102,27 +101,23 @@ class PartitionedRules:
                 )
             return False
         if record.offset > folded:
-            clock["offset"] = record.offset
+            engine.states[Engine.CLOCK]["offset"] = record.offset
             engine.dirty.add(Engine.CLOCK)
         return True
 
     def take_changes(self) -> Changes:
         """What changed since the last call, to save with `checkpoint` (and again if that fails)."""
+        self._taken_at = (time.monotonic(), self.skipped_past_gaps)
         return {partition: engine.take_dirty() for partition, engine in self.engines.items()}
 
     def save_due(self, interval: float) -> bool:
         """Whether to save now: `interval` seconds have passed, or records wait past a gap (their
         partition's read again comes only once the commit reaches the gap, after the next save)."""
-        return time.monotonic() - self._saved_at[0] >= interval or self.skipped_past_gaps != self._saved_at[1]
-
-    def saved(self) -> None:
-        self._saved_at = (time.monotonic(), self.skipped_past_gaps)
+        return time.monotonic() - self._taken_at[0] >= interval or self.skipped_past_gaps != self._taken_at[1]
 
     def folded(self) -> dict[int, int]:
         """The last record folded, per partition: what the changes taken now cover."""
-        return {
-            partition: int(engine.states[Engine.CLOCK].get("offset", -1)) for partition, engine in self.engines.items()
-        }
+        return {partition: _folded(engine) for partition, engine in self.engines.items()}
 
     async def checkpoint(self, changes: Changes) -> None:
         """Save changed state in two steps: the keys, then each partition's clock and policy book.
@@ -139,7 +134,8 @@ class PartitionedRules:
             await asyncio.gather(*(self._store.save(p, states) for p, states in step.items() if states))
 
     def footprint(self) -> dict[str, int]:
-        """The engines' footprints summed (see `Engine.footprint`), with the partitions held."""
+        """The engines' footprints summed (see `Engine.footprint`), with the partitions held and the
+        records skipped past gaps."""
         total = {"partitions": len(self.engines), "skipped_past_gaps": self.skipped_past_gaps}
         for engine in self.engines.values():
             for name, value in engine.footprint().items():
@@ -209,6 +205,11 @@ class VehicleRules(PartitionedRules):
             key = event.site_id if isinstance(event, PolicyLevelChanged) else (vehicle_of(event) or "")
             out.alerts += engine.process(key, event, Position(record.offset), forwarded["site"])
         return out
+
+
+def _folded(engine: Engine) -> int:
+    """The partition's last record folded (-1: none; also for state saved before it was kept)."""
+    return int(engine.states[Engine.CLOCK].get("offset", -1))
 
 
 def _forwarded(site: dict[str, Any] | None, raw_event: bytes) -> bytes:

@@ -148,11 +148,13 @@ def end_to_end(
         stack.stop()
 
 
+DELAY_MS = "toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)"  # received -> stored
+
+
 def received_to_stored(reader: WorkerReader, condition: str) -> dict[str, int]:
     """p50 and p99 of stored_at minus received_at over the stored events that meet `condition`."""
-    delay = "toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)"
     row = reader.query(
-        f"SELECT quantile(0.5)({delay}) AS p50, quantile(0.99)({delay}) AS p99 FROM raw_events WHERE {condition}"
+        f"SELECT quantile(0.5)({DELAY_MS}) AS p50, quantile(0.99)({DELAY_MS}) AS p99 FROM raw_events WHERE {condition}"
     )[0]
     return {"p50": round(row["p50"]), "p99": round(row["p99"])}
 
@@ -160,10 +162,9 @@ def received_to_stored(reader: WorkerReader, condition: str) -> dict[str, int]:
 def received_to_stored_by_window(reader: WorkerReader, condition: str, start: float, seconds: int) -> list[list[int]]:
     """[p50, p99] of stored_at minus received_at per `seconds` of receipt from `start`: flat when
     the stack keeps up, growing when the paced rate is more than it can store."""
-    delay = "toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)"
     window = f"intDiv(toUnixTimestamp64Milli(received_at) - {int(start * 1000)}, {seconds * 1000})"
     rows = reader.query(
-        f"SELECT {window} AS w, quantile(0.5)({delay}) AS p50, quantile(0.99)({delay}) AS p99 FROM raw_events "
+        f"SELECT {window} AS w, quantile(0.5)({DELAY_MS}) AS p50, quantile(0.99)({DELAY_MS}) AS p99 FROM raw_events "
         f"WHERE {condition} GROUP BY w ORDER BY w"
     )
     return [[round(row["p50"]), round(row["p99"])] for row in rows]
