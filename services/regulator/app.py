@@ -88,9 +88,12 @@ class RegulatorApi:
         alerts = await self._query(
             f"SELECT severity, uniqExact(alert_id) AS open FROM alerts WHERE {OPEN} AND {scope} GROUP BY severity"
         )
+        # raw_events is sorted by hour first: read from today or the site's last hour in the rollup
+        # (sorted by site), whichever is earlier, not the site's whole history.
         activity = await self._query(
             "SELECT max(occurred_at) AS last_event_at, countIf(toDate(occurred_at) = today()) AS events_today "
-            f"FROM raw_events WHERE {scope}"
+            f"FROM raw_events WHERE {scope} AND occurred_at >= least(toDateTime(today(), 'Asia/Shanghai'), "
+            f"(SELECT max(hour) FROM events_hourly WHERE {scope}))"
         )
         return web.json_response(
             {

@@ -51,10 +51,15 @@ def test_open_alerts_are_limited_to_the_tokens_jurisdiction(call):
     assert {a["severity"] for a in critical["alerts"]} == {"critical"}
 
 
-def test_a_site_outside_the_jurisdiction_is_not_found(call):
+def test_a_site_outside_the_jurisdiction_is_not_found(call, seeded):
     status, site = call("xiaoshan", "/v1/sites/hz-intl-01")
     assert (status, site["division_code"], site["brand"]) == (200, "330109", "yt")
     assert site["open_alerts"]["critical"] > 0
+    scan = seeded.query(
+        "SELECT toString(max(occurred_at)) AS last, countIf(toDate(occurred_at) = today()) AS today "
+        "FROM raw_events WHERE site_id = 'hz-intl-01'"
+    )[0]
+    assert site["last_event_at"].startswith(scan["last"][:19]) and site["events_today"] == scan["today"]
     status, answer = call("xihu", "/v1/sites/hz-intl-01")
     assert (status, answer["field"]) == (404, "site_id")
 

@@ -1,6 +1,7 @@
 """The panels that read the hourly rollups answer exactly what a scan of the event tables answers,
-for ranges on and off the hour, shorter than an hour, and buckets under, at and over an hour; and
-migration 009 backfills the rollups from events stored before it."""
+for ranges on and off the hour, shorter than an hour, and buckets under, at and over an hour;
+migration 009 backfills the rollups from events stored before it, and migration 010 sorts the
+stored events by hour with the views still filling and reading the tables."""
 
 from __future__ import annotations
 
@@ -162,3 +163,63 @@ def test_the_migration_backfills_rollups_from_events_stored_before_it(city):
     store(city, city_events())
     assert migrate(city) == ["009_hourly_rollups.sql"]
     assert assert_panels_match_scans(city) > 500
+
+
+# The sorting keys before migration 010, to rebuild the layout it starts from.
+SITE_FIRST = {
+    "raw_events": "site_id, occurred_at, event_id",
+    "parcel_events": "division_code, site_id, event_type, occurred_at, event_id",
+    "site_hygiene_events": "division_code, site_id, event_type, occurred_at, event_id",
+    "staff_health_events": "division_code, site_id, event_type, occurred_at, event_id",
+    "vehicle_events": "division_code, vehicle_id, occurred_at, event_id",
+}
+TYPED = [name for name in SITE_FIRST if name != "raw_events"]
+
+
+def sort(warehouse: ChdbWarehouse, table: str, key: str) -> None:
+    warehouse.execute(
+        f"CREATE TABLE {table}_old_key AS {table} ENGINE = ReplacingMergeTree "
+        f"PARTITION BY toYYYYMM(occurred_at) ORDER BY ({key})"
+    )
+    warehouse.execute(f"EXCHANGE TABLES {table} AND {table}_old_key")
+    warehouse.execute(f"DROP TABLE {table}_old_key")
+
+
+def row_counts(warehouse: ChdbWarehouse) -> dict[str, int]:
+    return {name: warehouse.query(f"SELECT count() AS n FROM {name}")[0]["n"] for name in SITE_FIRST}
+
+
+def test_the_migration_sorts_stored_events_by_hour_and_the_views_go_on_filling_and_reading_them(city):
+    for table, key in SITE_FIRST.items():
+        sort(city, table, key)
+    city.execute("ALTER TABLE schema_migrations DELETE WHERE version = 10 SETTINGS mutations_sync = 1")
+    truncate(city)
+    bodies = city_events()
+    store(city, bodies[: len(bodies) // 2])
+    before = row_counts(city)
+    assert min(before.values()) > 0
+
+    assert migrate(city) == ["010_hour_first_event_keys.sql"]
+    keys = city.query(
+        "SELECT name, sorting_key FROM system.tables WHERE database = currentDatabase() "
+        f"AND name IN ({', '.join(repr(name) for name in SITE_FIRST)})"
+    )
+    assert len(keys) == len(SITE_FIRST)
+    assert all(row["sorting_key"].startswith("toStartOfHour(occurred_at), ") for row in keys), keys
+    assert row_counts(city) == before
+
+    store(city, bodies[len(bodies) // 2 :])  # through the views on the exchanged tables
+    assert row_counts(city)["raw_events"] > before["raw_events"]
+    for table in TYPED:
+        missing = city.query(
+            f"SELECT count() AS n FROM raw_events WHERE event_type IN (SELECT event_type FROM {table}) "
+            f"AND event_id NOT IN (SELECT event_id FROM {table})"
+        )
+        assert missing == [{"n": 0}], table
+    for rollup, table in (
+        ("events_hourly", "raw_events"),
+        ("parcels_hourly", "parcel_events"),
+        ("vehicles_hourly", "vehicle_events"),
+    ):
+        summed = city.query(f"SELECT sum(events) = (SELECT count() FROM {table}) AS ok FROM {rollup}")
+        assert summed == [{"ok": 1}], rollup
