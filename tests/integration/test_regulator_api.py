@@ -59,7 +59,8 @@ def test_a_site_outside_the_jurisdiction_is_not_found(call, seeded):
         "SELECT toString(max(occurred_at)) AS last, countIf(toDate(occurred_at) = today()) AS today "
         "FROM raw_events WHERE site_id = 'hz-intl-01'"
     )[0]
-    assert site["last_event_at"].startswith(scan["last"][:19]) and site["events_today"] == scan["today"]
+    assert site["last_event_at"].startswith(scan["last"][:19])
+    assert site["events_today"] == scan["today"]
     status, answer = call("xihu", "/v1/sites/hz-intl-01")
     assert (status, answer["field"]) == (404, "site_id")
 
