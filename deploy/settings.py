@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     clickhouse_password: SecretStr = SecretStr("")
     clickhouse_database: str = "tongfang"
     clickhouse_secure: bool = False
+    migrate_on_start: bool = Field(
+        True,
+        description="The worker applies pending migrations as it starts; with several workers set false "
+        "and run `tongfang migrate` with them stopped (a worker then refuses to start while any is pending).",
+    )
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080

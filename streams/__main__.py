@@ -10,7 +10,7 @@ from streams.compliance.catalogue import DEFAULT_CATALOGUE
 from streams.compliance.catalogue import load as load_catalogue
 from streams.logs import configure
 from streams.topics import ensure_topics
-from streams.warehouse import migrate, open_warehouse
+from streams.warehouse import WarehouseError, migrate, open_warehouse
 
 
 def main() -> None:
@@ -18,7 +18,10 @@ def main() -> None:
     configure(settings.log_level)
     ensure_topics(settings)
     warehouse = open_warehouse(settings)
-    migrate(warehouse)
+    try:
+        migrate(warehouse, apply=settings.migrate_on_start)
+    except WarehouseError as exc:
+        raise SystemExit(str(exc)) from None
     app = create_app(settings, warehouse, load_catalogue(settings.rule_catalogue or DEFAULT_CATALOGUE))
     worker = faust.Worker(app, loglevel=settings.log_level.lower().replace("warning", "warn"), redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -195,30 +195,40 @@ def _checked(name: str) -> str:
     return name
 
 
-def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply the numbered .sql files not yet recorded, in order; return the names applied."""
+def pending(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[tuple[Path, str]]:
+    """The numbered .sql files not yet recorded, in order, each with its checksum; an applied file
+    that changed since is refused."""
     warehouse.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'Asia/Shanghai') DEFAULT now64(3)) "
         "ENGINE = MergeTree ORDER BY version"
     )
     applied = {row["version"]: row for row in warehouse.query("SELECT version, name, checksum FROM schema_migrations")}
-    done: list[str] = []
+    waiting: list[tuple[Path, str]] = []
     for path in sorted(directory.glob("[0-9][0-9][0-9]_*.sql")):
-        version = int(path.name[:3])
-        text = path.read_text()
-        checksum = hashlib.sha256(text.encode()).hexdigest()
-        if version in applied:
-            if applied[version]["checksum"] != checksum:
-                raise WarehouseError(
-                    f"migration {path.name} changed after it was applied; add a new numbered file instead"
-                )
-            continue
-        for statement in _statements(text):
+        checksum = hashlib.sha256(path.read_text().encode()).hexdigest()
+        if int(path.name[:3]) not in applied:
+            waiting.append((path, checksum))
+        elif applied[int(path.name[:3])]["checksum"] != checksum:
+            raise WarehouseError(f"migration {path.name} changed after it was applied; add a new numbered file instead")
+    return waiting
+
+
+def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR, *, apply: bool = True) -> list[str]:
+    """Apply the numbered .sql files not yet recorded, in order; return the names applied. Nothing
+    else may write meanwhile: a migration may copy a table (010 does). With apply false, only
+    check that none is pending."""
+    waiting = pending(warehouse, directory)
+    if waiting and not apply:
+        names = ", ".join(path.name for path, _ in waiting)
+        raise WarehouseError(f"pending migrations ({names}): run `tongfang migrate` with the workers stopped")
+    done: list[str] = []
+    for path, checksum in waiting:
+        for statement in _statements(path.read_text()):
             warehouse.execute(statement)
         warehouse.execute(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES "
-            f"({version}, {literal(path.name)}, {literal(checksum)})"
+            f"({int(path.name[:3])}, {literal(path.name)}, {literal(checksum)})"
         )
         done.append(path.name)
     return done

@@ -25,6 +25,15 @@ def test_a_migration_edited_after_it_ran_is_refused(warehouse, tmp_path):
         migrate(warehouse, tmp_path)
 
 
+def test_a_worker_that_may_not_migrate_refuses_pending_migrations_and_applies_none(warehouse, tmp_path):
+    (tmp_path / "902_probe.sql").write_text("CREATE TABLE probe_902 (x UInt8) ENGINE = MergeTree ORDER BY x;\n")
+    with pytest.raises(WarehouseError, match=r"pending migrations \(902_probe\.sql\): run `tongfang migrate`"):
+        migrate(warehouse, tmp_path, apply=False)
+    assert warehouse.query("SELECT count() AS n FROM system.tables WHERE name = 'probe_902'") == [{"n": 0}]
+    assert migrate(warehouse, tmp_path) == ["902_probe.sql"]
+    assert migrate(warehouse, tmp_path, apply=False) == []
+
+
 def test_every_table_states_its_engine_and_sorting_key(warehouse):
     rows = warehouse.query(
         "SELECT name, engine, sorting_key FROM system.tables "
