@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import shutil
 import statistics
 import tempfile
@@ -148,14 +149,18 @@ def end_to_end(
         stack.stop()
 
 
+def nearest_rank(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted samples by nearest rank: of 20, p95 is the 19th and p99 the 20th."""
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
 DELAY_MS = "toUnixTimestamp64Milli(stored_at) - toUnixTimestamp64Milli(received_at)"  # received -> stored
+P50_P99 = f"quantileExact(0.5)({DELAY_MS}) AS p50, quantileExact(0.99)({DELAY_MS}) AS p99"
 
 
 def received_to_stored(reader: WorkerReader, condition: str) -> dict[str, int]:
     """p50 and p99 of stored_at minus received_at over the stored events that meet `condition`."""
-    row = reader.query(
-        f"SELECT quantile(0.5)({DELAY_MS}) AS p50, quantile(0.99)({DELAY_MS}) AS p99 FROM raw_events WHERE {condition}"
-    )[0]
+    row = reader.query(f"SELECT {P50_P99} FROM raw_events WHERE {condition}")[0]
     return {"p50": round(row["p50"]), "p99": round(row["p99"])}
 
 
@@ -163,10 +168,7 @@ def received_to_stored_by_window(reader: WorkerReader, condition: str, start: fl
     """[p50, p99] of stored_at minus received_at per `seconds` of receipt from `start`: flat when
     the stack keeps up, growing when the paced rate is more than it can store."""
     window = f"intDiv(toUnixTimestamp64Milli(received_at) - {int(start * 1000)}, {seconds * 1000})"
-    rows = reader.query(
-        f"SELECT {window} AS w, quantile(0.5)({DELAY_MS}) AS p50, quantile(0.99)({DELAY_MS}) AS p99 FROM raw_events "
-        f"WHERE {condition} GROUP BY w ORDER BY w"
-    )
+    rows = reader.query(f"SELECT {window} AS w, {P50_P99} FROM raw_events WHERE {condition} GROUP BY w ORDER BY w")
     return [[round(row["p50"]), round(row["p99"])] for row in rows]
 
 
@@ -219,7 +221,7 @@ def alert_latency(directory: Path, broker: KafkaBroker, batches: int = 20) -> di
         latencies = sorted((seen[batch] - due[batch]) * 1000 for batch in seen)
         return {
             "alert_latency_ms_p50": round(statistics.median(latencies)),
-            "alert_latency_ms_p99": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]),
+            "alert_latency_ms_p99": round(nearest_rank(latencies, 0.99)),
             "alerts_seen": f"{len(seen)}/{batches}",
         }
     finally:
@@ -318,7 +320,7 @@ def panel_queries(directory: Path, rows: int, repeats: int) -> dict[str, Any]:
                 samples.sort()
                 timings[f"{spec.uid}/{panel.title}"] = {
                     "p50_ms": round(statistics.median(samples), 1),
-                    "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 1),
+                    "p95_ms": round(nearest_rank(samples, 0.95), 1),
                 }
         out[name] = timings
         out[f"worst_panel_p95_ms_{name}"] = max(t["p95_ms"] for t in timings.values())
