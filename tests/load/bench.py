@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import shutil
@@ -44,6 +45,7 @@ from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.sink import Record, Sink
 from streams.warehouse import ChdbWarehouse, Warehouse, WorkerReader, migrate
+from tests.load.profile import Sampler, top_functions
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 START = datetime(2026, 11, 1, tzinfo=SHANGHAI)
@@ -105,17 +107,29 @@ def end_to_end(
     more: list[dict[str, Any]],
     rate: float,
     seconds: float,
+    profile: bool = False,
 ) -> dict[str, Any]:
     """A burst of `events` as fast as they can be posted, then the next of `more` at `rate` events/s
-    for `seconds` (with `rate` 0: at half the burst's end-to-end rate)."""
+    for `seconds` (with `rate` 0: at half the burst's end-to-end rate). With `profile`, py-spy
+    samples the worker and ingest during the burst."""
     settings = settings_for(directory, broker, "e2e")
     stack = LocalStack.from_settings(settings, own_kafka=False).start()
     try:
         reader = WorkerReader(settings)
-        began = time.perf_counter()
-        asyncio.run(to_http(settings, city, events, rate=0, size=500))
-        ingest_done = time.perf_counter()
-        stored = wait_for_count(reader, "raw_events", len(events))
+        profiled = {name: stack.services[name].process for name in ("worker", "ingest") if profile}
+        with contextlib.ExitStack() as sampling:
+            for name, process in profiled.items():
+                if process:
+                    sampling.enter_context(Sampler(process.pid, directory / f"{name}.folded"))
+            began = time.perf_counter()
+            asyncio.run(to_http(settings, city, events, rate=0, size=500))
+            ingest_done = time.perf_counter()
+            stored = wait_for_count(reader, "raw_events", len(events))
+        profiles = {
+            name: top_functions((directory / f"{name}.folded").read_text())
+            for name in profiled
+            if (directory / f"{name}.folded").exists()
+        }
         burst = received_to_stored(reader, "1")
         rate = rate or round(len(events) / (stored - began) / 2)
         steady = more[: int(rate * seconds)]
@@ -144,7 +158,7 @@ def end_to_end(
             "steady_stored_events_per_s": round(len(steady) / paced_stored),
             "steady_windows_10s_ms_p50_p99": windows,
             "peak_memory_mb": {**memory, "kafka": peak_memory_mb(broker.process.pid) if broker.process else 0.0},
-        }
+        } | ({"profile_of_the_burst": profiles} if profiles else {})
     finally:
         stack.stop()
 
@@ -432,6 +446,9 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument(
+        "--profile", action="store_true", help="py-spy on the worker and ingest during the burst: top functions"
+    )
+    parser.add_argument(
         "--stages", default="alerts,pipeline,panels", help="comma-separated: alerts (4), pipeline (1-3, 6), panels (5)"
     )
     args = parser.parse_args()
@@ -442,7 +459,7 @@ def main() -> None:
         if "alerts" in stages:
             result |= alerts(directory)
         if "pipeline" in stages:
-            result |= pipeline(directory, args.sites, args.events, args.steady_rate, args.steady_seconds)
+            result |= pipeline(directory, args.sites, args.events, args.steady_rate, args.steady_seconds, args.profile)
         if "panels" in stages:
             sizes = [int(size) for size in args.panel_rows.split(",")]
             result["panel_queries"] = [panel_queries(directory / f"panels-{n}", n, args.repeats) for n in sizes]
@@ -453,12 +470,12 @@ def main() -> None:
     print(f"\nwritten to {path}")
 
 
-def pipeline(directory: Path, sites: int, count: int, rate: float, seconds: float) -> dict[str, Any]:
+def pipeline(directory: Path, sites: int, count: int, rate: float, seconds: float, profile: bool) -> dict[str, Any]:
     city, everything = city_events(sites, count + int(rate * seconds or count))
     events, more = everything[:count], everything[count:]
     broker = KafkaBroker(directory / "kafka", port=free_port(), controller_port=free_port()).start()
     try:
-        e2e = end_to_end(directory, broker, city, events, more, rate, seconds)
+        e2e = end_to_end(directory, broker, city, events, more, rate, seconds, profile)
         alone = worker_alone(directory, broker, events) | ingest_alone(directory, broker, city, events)
         top = ceiling(directory, broker, alone.pop("topic"), len(events))
     finally:
@@ -545,6 +562,13 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"\n{'measure':<{width}}  {'figure':<40}  target")
     for name, text, target in shown:
         print(f"{name:<{width}}  {text:<40}  {target}")
+    for process, profile in r.get("profile_of_the_burst", {}).items():
+        print(f"\n{process} during the burst, {profile['samples']} samples of busy threads (py-spy): % self, function")
+        for function, share in profile["self"]:
+            print(f"  {share:5.1f}  {function}")
+        print("  the project's functions, % inclusive:")
+        for function, share in profile["inclusive"]:
+            print(f"  {share:5.1f}  {function}")
 
 
 if __name__ == "__main__":
