@@ -14,7 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -195,21 +195,28 @@ def _checked(name: str) -> str:
     return name
 
 
-def pending(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[tuple[Path, str]]:
-    """The numbered .sql files not yet recorded, in order, each with its checksum; an applied file
-    that changed since is refused."""
+class Migration(NamedTuple):
+    version: int
+    name: str
+    text: str
+    checksum: str
+
+
+def pending(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The numbered .sql files not yet recorded, in order; an applied file that changed since is refused."""
     warehouse.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'Asia/Shanghai') DEFAULT now64(3)) "
         "ENGINE = MergeTree ORDER BY version"
     )
     applied = {row["version"]: row for row in warehouse.query("SELECT version, name, checksum FROM schema_migrations")}
-    waiting: list[tuple[Path, str]] = []
+    waiting: list[Migration] = []
     for path in sorted(directory.glob("[0-9][0-9][0-9]_*.sql")):
-        checksum = hashlib.sha256(path.read_text().encode()).hexdigest()
-        if int(path.name[:3]) not in applied:
-            waiting.append((path, checksum))
-        elif applied[int(path.name[:3])]["checksum"] != checksum:
+        text = path.read_text()
+        migration = Migration(int(path.name[:3]), path.name, text, hashlib.sha256(text.encode()).hexdigest())
+        if migration.version not in applied:
+            waiting.append(migration)
+        elif applied[migration.version]["checksum"] != migration.checksum:
             raise WarehouseError(f"migration {path.name} changed after it was applied; add a new numbered file instead")
     return waiting
 
@@ -220,18 +227,16 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR, *, apply: bo
     check that none is pending."""
     waiting = pending(warehouse, directory)
     if waiting and not apply:
-        names = ", ".join(path.name for path, _ in waiting)
+        names = ", ".join(migration.name for migration in waiting)
         raise WarehouseError(f"pending migrations ({names}): run `tongfang migrate` with the workers stopped")
-    done: list[str] = []
-    for path, checksum in waiting:
-        for statement in _statements(path.read_text()):
+    for migration in waiting:
+        for statement in _statements(migration.text):
             warehouse.execute(statement)
         warehouse.execute(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES "
-            f"({int(path.name[:3])}, {literal(path.name)}, {literal(checksum)})"
+            f"({migration.version}, {literal(migration.name)}, {literal(migration.checksum)})"
         )
-        done.append(path.name)
-    return done
+    return [migration.name for migration in waiting]
 
 
 def _statements(text: str) -> list[str]:

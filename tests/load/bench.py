@@ -116,20 +116,16 @@ def end_to_end(
     stack = LocalStack.from_settings(settings, own_kafka=False).start()
     try:
         reader = WorkerReader(settings)
-        profiled = {name: stack.services[name].process for name in ("worker", "ingest") if profile}
+        folded = {name: directory / f"{name}.folded" for name in ("worker", "ingest")} if profile else {}
         with contextlib.ExitStack() as sampling:
-            for name, process in profiled.items():
-                if process:
-                    sampling.enter_context(Sampler(process.pid, directory / f"{name}.folded"))
+            for name, path in folded.items():
+                if process := stack.services[name].process:
+                    sampling.enter_context(Sampler(process.pid, path))
             began = time.perf_counter()
             asyncio.run(to_http(settings, city, events, rate=0, size=500))
             ingest_done = time.perf_counter()
             stored = wait_for_count(reader, "raw_events", len(events))
-        profiles = {
-            name: top_functions((directory / f"{name}.folded").read_text())
-            for name in profiled
-            if (directory / f"{name}.folded").exists()
-        }
+        profiles = {name: top_functions(path.read_text()) for name, path in folded.items() if path.exists()}
         burst = received_to_stored(reader, "1")
         rate = rate or round(len(events) / (stored - began) / 2)
         steady = more[: int(rate * seconds)]
