@@ -3,7 +3,8 @@
 A record holds one event or an ordered batch of events of sites sharing its partition. Each event
 is validated on its own: a valid one becomes a row, an invalid one a dead letter naming the field
 and the reason. Ids already stored are skipped, so replaying records after a crash stores nothing
-twice.
+twice. Parcel batches received or disinfected for the first time are counted in the batch ledger
+(`streams.batches`) before their events are stored.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from schemas.clock import decode_tick
 from schemas.envelope import Event
 from schemas.policy import PolicyLevelChanged
 from schemas.registry import SiteRegistered
+from streams.batches import BatchFirsts
 from streams.warehouse import Warehouse, id_set, literal
 
 PREVIEW_CHARS = 2000
@@ -157,6 +159,7 @@ class Sink:
         self._warehouse = warehouse
         self._max_age = max_age
         self.sites = SiteDirectory(warehouse)
+        self.batches = BatchFirsts(warehouse)
 
     def write(self, records: list[Record]) -> SinkResult:
         """Store a batch; safe to call again with the same records (nothing is stored twice)."""
@@ -169,6 +172,7 @@ class Sink:
         self.sites.prefetch({event.site_id for event, _, _ in valid if not isinstance(event, PolicyLevelChanged)})
         fresh = self._drop_stored(valid, result)
         rows = [row for event, record, index in fresh if (row := self._row(event, record, index, result))]
+        self.batches.write(rows)  # before the events: a replay of them finds their batches counted
         self._warehouse.insert_json("raw_events", _row_encoder.encode_lines(rows))
         self._warehouse.insert_json(
             "dead_letters", b"".join(orjson.dumps(letter.row()) + b"\n" for letter in result.parked)

@@ -108,3 +108,86 @@ def test_events_from_the_future_or_the_distant_past_are_parked(clean_warehouse):
         ("occurred_at", "is in the future"),
         ("occurred_at", "is more"),
     ]
+
+
+def batch_counts(warehouse) -> dict[tuple[str, str, str], int]:
+    """Net batches per (hour, kind, origin) in the ledger, its timeline and its hourly rollup."""
+    counts = {}
+    for table, time, value in (
+        ("batch_firsts", "toStartOfHour(occurred_at)", "sum(sign)"),
+        ("batch_firsts_timeline", "toStartOfHour(occurred_at)", "sum(sign)"),
+        ("batch_firsts_hourly", "hour", "sum(batches)"),
+    ):
+        rows = warehouse.query(
+            f"SELECT toString({time}) AS hour, event_type, origin, {value} AS n FROM {table} "
+            "GROUP BY hour, event_type, origin HAVING n != 0 ORDER BY hour, event_type, origin"
+        )
+        counts[table] = {(row["hour"][11:16], row["event_type"][8:], row["origin"]): row["n"] for row in rows}
+    assert counts["batch_firsts"] == counts["batch_firsts_timeline"] == counts["batch_firsts_hourly"]
+    return counts["batch_firsts"]
+
+
+def test_a_batch_counts_once_at_its_first_receipt_and_first_disinfection(clean_warehouse):
+    sink = Sink(clean_warehouse)
+    hour = timedelta(hours=1)
+    t = factories.BASE_TIME - 6 * hour  # 02:00, all before the records' Kafka time
+    sink.write(records(factories.site_registered()))
+    sink.write(
+        records(
+            [
+                factories.parcels_received("B1", at=t + 2 * hour),
+                factories.parcels_received("B1", at=t + 3 * hour),  # a second truck of the same batch
+                factories.parcels_received("B2", origin="imported", at=t + 2 * hour),
+                factories.parcels_disinfected("B1", at=t + 4 * hour),
+            ],
+            start=1,
+        )
+    )
+    assert batch_counts(clean_warehouse) == {
+        ("04:00", "received", "domestic"): 1,
+        ("04:00", "received", "imported"): 1,
+        ("06:00", "disinfected", ""): 1,
+    }
+    # Records of B1 that happened earlier arrive late: B1 moves to its earliest receipt and
+    # disinfection, and is still one batch of each kind.
+    sink.write(
+        records(
+            factories.parcels_received("B1", at=t),
+            factories.parcels_disinfected("B1", at=t + 3 * hour),
+            factories.parcels_received("B2", origin="imported", at=t + 5 * hour),  # later: no change
+            start=2,
+        )
+    )
+    assert batch_counts(clean_warehouse) == {
+        ("02:00", "received", "domestic"): 1,
+        ("04:00", "received", "imported"): 1,
+        ("05:00", "disinfected", ""): 1,
+    }
+
+
+def test_a_replay_after_the_ledger_was_written_but_not_the_events_counts_nothing_twice(clean_warehouse):
+    sink = Sink(clean_warehouse)
+    sink.write(records(factories.site_registered()))
+    earlier = factories.BASE_TIME - timedelta(hours=1)
+    batch = records(factories.parcels_received("B1"), factories.parcels_received("B2", at=earlier), start=1)
+    events_insert = clean_warehouse.insert_json
+
+    def crash_on_events(table: str, lines: bytes) -> None:
+        if table == "raw_events":
+            raise RuntimeError("killed before the events were stored")
+        events_insert(table, lines)
+
+    clean_warehouse.insert_json = crash_on_events
+    try:
+        with pytest.raises(RuntimeError):
+            sink.write(batch)
+    finally:
+        clean_warehouse.insert_json = events_insert
+    assert clean_warehouse.query("SELECT count() AS n FROM parcel_events") == [{"n": 0}]
+    counted = batch_counts(clean_warehouse)
+    assert sum(counted.values()) == 2
+
+    again = Sink(clean_warehouse).write(batch)  # the worker restarts and reads the records again
+    assert again.stored == 2
+    assert batch_counts(clean_warehouse) == counted
+    assert clean_warehouse.query("SELECT count() AS n FROM batch_firsts") == [{"n": 2}]
