@@ -7,27 +7,22 @@ from dashboards.spec import OPEN, SCOPE_BY_SITE, DashboardSpec, PanelSpec
 
 DIS_RULES = "('DIS-IMPORT', 'DIS-DOMESTIC', 'DIS-COVERAGE', 'DIS-BEFORE-DISPATCH', 'REST-IMPORT')"
 NEEDS_DISINFECTION = "(origin = 'imported' OR from_outside_city)"
-ARRIVED_OR_DISINFECTED = "event_type IN ('parcels.received', 'parcels.disinfected')"
+RECEIVED = "event_type = 'parcels.received'"
 
 
-def batch_states(keys: str, condition: str) -> str:
-    """Rows of `keys` and `b`, the uniqExact state of the batch ids of the parcel events in the range
-    that meet `condition`. Batch ids are unique per site, so `keys` must hold site_id."""
-    return whole_and_partial(
-        "parcels_hourly",
-        "parcel_events",
-        f"{keys}, uniqExactMergeState(batches) AS b",
-        f"{keys}, uniqExactState(batch_id) AS b",
+def first_batches(keys: str, condition: str) -> str:
+    """Rows of `keys` and `n`: the batches whose first record of a kind (event_type: received or
+    disinfected) falls in the range and meets `condition`. A batch counts once, at its first
+    receipt (and its first disinfection), wherever its later records fall (streams/batches.py)."""
+    union = whole_and_partial(
+        "batch_firsts_hourly",
+        "batch_firsts_timeline",
+        f"{keys}, sum(batches) AS n",
+        f"{keys}, sum(sign) AS n",
         condition,
         keys,
     )
-
-
-def batches_by_site(condition: str, by: str = "") -> str:
-    """Rows of site_id (and `by`) and `n`, the batches received in the range that meet `condition`."""
-    keys = f"site_id, {by}" if by else "site_id"
-    states = batch_states(keys, f"event_type = 'parcels.received' AND {condition}")
-    return f"SELECT {keys}, uniqExactMerge(b) AS n FROM ({states}) GROUP BY {keys}"
+    return f"SELECT {keys}, sum(n) AS n FROM ({union}) GROUP BY {keys}"
 
 
 DASHBOARD = DashboardSpec(
@@ -52,8 +47,9 @@ DASHBOARD = DashboardSpec(
             "进口与国内批次",
             "piechart",
             "SELECT if(origin = 'imported', '进口', '国内') AS `来源`, sum(n) AS `批次数` "
-            f"FROM ({batches_by_site('1', by='origin')}) GROUP BY `来源` ORDER BY `来源`",
+            f"FROM ({first_batches('origin', RECEIVED)}) GROUP BY `来源` HAVING `批次数` > 0 ORDER BY `来源`",
             ("来源", "批次数"),
+            "所选时段内首次到达的批次，按来源统计。",
             width=8,
             height=9,
         ),
@@ -88,11 +84,12 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "各网点消毒批次",
             "barchart",
-            "SELECT site_id AS `网点`, uniqExactMergeIf(b, event_type = 'parcels.received') AS `到达批次`, "
-            "uniqExactMergeIf(b, event_type = 'parcels.disinfected') AS `已消毒批次` FROM ("
-            f"{batch_states('site_id, event_type', ARRIVED_OR_DISINFECTED)}) "
-            "GROUP BY site_id ORDER BY `到达批次` DESC, `网点` LIMIT 20",
+            "SELECT site_id AS `网点`, sumIf(n, event_type = 'parcels.received') AS `到达批次`, "
+            "sumIf(n, event_type = 'parcels.disinfected') AS `已消毒批次` "
+            f"FROM ({first_batches('site_id, event_type', '1')}) GROUP BY site_id "
+            "HAVING `到达批次` > 0 OR `已消毒批次` > 0 ORDER BY `到达批次` DESC, `网点` LIMIT 20",
             ("网点", "到达批次", "已消毒批次"),
+            "所选时段内首次到达的批次和首次消毒的批次，每个批次只计一次。",
             width=12,
             height=9,
         ),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dashboards.disinfection import NEEDS_DISINFECTION, batches_by_site
+from dashboards.disinfection import NEEDS_DISINFECTION, RECEIVED, first_batches
 from dashboards.rollup import events_total
 from dashboards.spec import OPEN, SCOPE_BY_SITE, SEVERITY_ZH, DashboardSpec, PanelSpec
 from dashboards.vehicles import LOOPS_RUNNING
 
 SHIFTS = "event_type = 'staff.shift_started'"
+NEEDING_DISINFECTION = f"{RECEIVED} AND {NEEDS_DISINFECTION}"
 
 DASHBOARD = DashboardSpec(
     uid="tongfang-overview",
@@ -28,12 +29,12 @@ DASHBOARD = DashboardSpec(
             "消毒合规率",
             "stat",
             "SELECT if(b.batches = 0, 1, greatest(0, 1 - a.late / b.batches)) AS `消毒合规率` "
-            f"FROM (SELECT sum(n) AS batches FROM ({batches_by_site(NEEDS_DISINFECTION)})) AS b "
+            f"FROM (SELECT sum(n) AS batches FROM ({first_batches('event_type', NEEDING_DISINFECTION)})) AS b "
             "CROSS JOIN (SELECT uniqExact((site_id, subject_id)) AS late FROM alerts "
             "WHERE alert_type = 'alert.raised' AND rule_id IN ('DIS-IMPORT', 'DIS-DOMESTIC') "
             f"AND $__timeFilter(deadline) AND {SCOPE_BY_SITE}) AS a",
             ("消毒合规率",),
-            "需消毒批次中在时限内有消毒记录的比例（按规则目录时限）。",
+            "所选时段内首次到达的需消毒批次中，在时限内有消毒记录的比例（按规则目录时限）。",
             unit="percentunit",
             width=4,
         ),

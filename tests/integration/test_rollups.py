@@ -1,7 +1,8 @@
 """The panels that read the hourly rollups answer exactly what a scan of the event tables answers,
 for ranges on and off the hour, shorter than an hour, and buckets under, at and over an hour;
-migration 009 backfills the rollups from events stored before it, and migration 010 sorts the
-stored events by hour with the views still filling and reading the tables."""
+migration 009 backfills the rollups from events stored before it, migration 010 sorts the
+stored events by hour with the views still filling and reading the tables, and migration 011
+counts the batches of the events stored before it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ START = datetime(2026, 11, 20, tzinfo=SHANGHAI)
 HOURS = 52
 TIME = "$__timeFilter(occurred_at)"
 RECEIVED = "event_type = 'parcels.received'"
+# Each batch at its first record of each kind, placed and described as that record was.
+FIRSTS = (
+    "(SELECT site_id, batch_id, event_type, min(t) AS occurred_at, argMin(division_code, t) AS division_code, "
+    "argMin(brand, t) AS brand, argMin(origin, t) AS origin, argMin(from_outside_city, t) AS from_outside_city "
+    "FROM (SELECT *, occurred_at AS t FROM parcel_events "
+    "WHERE event_type IN ('parcels.received', 'parcels.disinfected')) GROUP BY site_id, batch_id, event_type)"
+)
 
 # What each panel showed when it scanned the event tables, the reference it must still match (time
 # series and the per-site bar chart now leave out buckets and sites with none of the counted events).
@@ -38,14 +46,13 @@ SCANS = {
         "GROUP BY time ORDER BY time"
     ),
     ("tongfang-disinfection", "进口与国内批次"): (
-        "SELECT if(origin = 'imported', '进口', '国内') AS `来源`, uniqExact((site_id, batch_id)) AS `批次数` "
-        f"FROM parcel_events WHERE {RECEIVED} AND {TIME} AND {SCOPE} GROUP BY `来源` ORDER BY `来源`"
+        "SELECT if(origin = 'imported', '进口', '国内') AS `来源`, count() AS `批次数` "
+        f"FROM {FIRSTS} WHERE {RECEIVED} AND {TIME} AND {SCOPE} GROUP BY `来源` ORDER BY `来源`"
     ),
     ("tongfang-disinfection", "各网点消毒批次"): (
-        "SELECT site_id AS `网点`, uniqExactIf(batch_id, event_type = 'parcels.received') AS `到达批次`, "
-        "uniqExactIf(batch_id, event_type = 'parcels.disinfected') AS `已消毒批次` FROM parcel_events "
-        "WHERE event_type IN ('parcels.received', 'parcels.disinfected') "
-        f"AND {TIME} AND {SCOPE} GROUP BY site_id ORDER BY `到达批次` DESC, `网点` LIMIT 20"
+        "SELECT site_id AS `网点`, countIf(event_type = 'parcels.received') AS `到达批次`, "
+        f"countIf(event_type = 'parcels.disinfected') AS `已消毒批次` FROM {FIRSTS} "
+        f"WHERE {TIME} AND {SCOPE} GROUP BY site_id ORDER BY `到达批次` DESC, `网点` LIMIT 20"
     ),
     ("tongfang-staff-health", "健康监测与上岗人次"): (
         "SELECT toStartOfInterval(toDateTime(occurred_at), toIntervalSecond(BUCKET)) AS time, "
@@ -76,7 +83,7 @@ SCANS = {
         f"WHERE {TIME} AND {SCOPE}"
     ),
     ("tongfang-overview", "消毒合规率"): (
-        "SELECT uniqExact((site_id, batch_id)) AS batches FROM parcel_events WHERE "
+        f"SELECT count() AS batches FROM {FIRSTS} WHERE "
         f"{RECEIVED} AND (origin = 'imported' OR from_outside_city) AND {TIME} AND {SCOPE}"
     ),
 }
@@ -162,6 +169,18 @@ def test_the_migration_backfills_rollups_from_events_stored_before_it(city):
     truncate(city)
     store(city, city_events())
     assert migrate(city) == ["009_hourly_rollups.sql"]
+    assert assert_panels_match_scans(city) > 500
+
+
+def test_the_migration_counts_the_batches_of_events_stored_before_it(city):
+    truncate(city)
+    store(city, city_events())
+    for name in ("batch_firsts_timeline_mv", "batch_firsts_hourly_mv", "batch_firsts_timeline", "batch_firsts_hourly"):
+        city.execute(f"DROP TABLE {name}")
+    city.execute("DROP TABLE batch_firsts")  # as before 011: the events are stored, no batch counted
+    city.execute("ALTER TABLE schema_migrations DELETE WHERE version = 11 SETTINGS mutations_sync = 1")
+    assert migrate(city) == ["011_batch_firsts.sql"]
+    assert city.query("SELECT sum(sign) > 100 AS ok FROM batch_firsts") == [{"ok": 1}]
     assert assert_panels_match_scans(city) > 500
 
 
