@@ -230,7 +230,7 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR, *, apply: bo
         names = ", ".join(migration.name for migration in waiting)
         raise WarehouseError(f"pending migrations ({names}): run `tongfang migrate` with the workers stopped")
     for migration in waiting:
-        for statement in _statements(migration.text):
+        for statement in statements(migration.text):
             warehouse.execute(statement)
         warehouse.execute(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES "
@@ -239,6 +239,7 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR, *, apply: bo
     return [migration.name for migration in waiting]
 
 
-def _statements(text: str) -> list[str]:
+def statements(text: str) -> list[str]:
+    """The statements of a migration file, comment lines left out."""
     without_comments = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     return [part.strip() for part in without_comments.split(";") if part.strip()]

@@ -44,7 +44,7 @@ from deploy.simulate import to_http, to_kafka
 from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.sink import Record, Sink
-from streams.warehouse import ChdbWarehouse, Warehouse, WorkerReader, migrate
+from streams.warehouse import MIGRATIONS_DIR, ChdbWarehouse, Warehouse, WorkerReader, migrate, statements
 from tests.load.profile import Sampler, top_functions
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
@@ -397,6 +397,7 @@ def generate(warehouse: Warehouse, rows: int) -> None:
         f"SELECT generateUUIDv4(), {kinds}[number % 20 + 1] AS kind, 1, {moment}, {moment}, concat({brand}, '-hz'), "
         f"{site}, {division}, {brand}, multiIf({by_kind}, '{{}}') FROM numbers({rows})"
     )
+    count_batches(warehouse)
     warehouse.execute(
         "INSERT INTO alerts (alert_id, alert_type, rule_id, catalogue_version, severity, enterprise_id, site_id, "
         "division_code, subject_kind, subject_id, at, deadline, profile, title_zh, late, late_reason, evidence, "
@@ -408,6 +409,14 @@ def generate(warehouse: Warehouse, rows: int) -> None:
         f"{moment}, {moment}, 'normal', '进口邮件快件未按时消毒', number % 2 = 0, 'record_after_deadline', [], "
         f'\'{{"role": "courier"}}\' FROM numbers({max(1000, rows // 1000)})'
     )
+
+
+def count_batches(warehouse: Warehouse) -> None:
+    """Count the generated batches in the batch ledger (the sink does it for events it stores) with
+    the statement migration 011 counts the batches stored before it with."""
+    text = (MIGRATIONS_DIR / "011_batch_firsts.sql").read_text()
+    [backfill] = [sql for sql in statements(text) if sql.startswith("INSERT INTO batch_firsts")]
+    warehouse.execute(backfill)
 
 
 def settle(warehouse: Warehouse, limit_s: float = 900) -> float:
