@@ -6,6 +6,7 @@ chDB under ./data/chdb, the ingest API on 127.0.0.1:8080.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="Where the local stack keeps its state.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="The services' event loop: uvloop (faster), or Python's own asyncio loop."
+    )
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated.")
     topic_events: str = "tongfang.events"
@@ -100,3 +104,13 @@ class Settings(BaseSettings):
     @cached_property
     def ingest_db_path(self) -> Path:
         return self.ingest_db or self.data_dir / "ingest.sqlite"
+
+
+def use_event_loop(settings: Settings) -> None:
+    """Make the event loops this process creates from now on the configured kind (call it first)."""
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    else:
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())

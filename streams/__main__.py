@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from deploy.settings import Settings
+from deploy.settings import Settings, use_event_loop
 from streams.app import create_app
 from streams.compliance.catalogue import DEFAULT_CATALOGUE
 from streams.compliance.catalogue import load as load_catalogue
@@ -16,6 +16,7 @@ from streams.warehouse import WarehouseError, migrate, open_warehouse
 def main() -> None:
     settings = Settings()
     configure(settings.log_level)
+    use_event_loop(settings)
     ensure_topics(settings)
     warehouse = open_warehouse(settings)
     try:

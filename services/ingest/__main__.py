@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from deploy.settings import Settings
+from deploy.settings import Settings, use_event_loop
 from services.ingest.app import create_app
 from services.ingest.producer import EventProducer
 from services.registry import Registry
@@ -15,6 +15,7 @@ from streams.topics import ensure_topics
 def main() -> None:
     settings = Settings()
     configure(settings.log_level)
+    use_event_loop(settings)
     ensure_topics(settings)
     registry = Registry(settings.ingest_db_path)
     producer = EventProducer(settings)

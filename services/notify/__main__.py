@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from aiohttp import web
 
-from deploy.settings import Settings
+from deploy.settings import Settings, use_event_loop
 from services.notify.app import Notifier
 from services.notify.ledger import Ledger
 from services.notify.routes import load_routes
@@ -45,6 +45,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     configure(settings.log_level)
+    use_event_loop(settings)
     ensure_topics(settings)
     asyncio.run(serve(settings))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from deploy.settings import Settings
+from deploy.settings import Settings, use_event_loop
 from services.registry import Registry
 from services.regulator.app import create_app
 from streams.logs import configure
@@ -14,6 +14,7 @@ from streams.warehouse import open_reader
 def main() -> None:
     settings = Settings()
     configure(settings.log_level)
+    use_event_loop(settings)
     app = create_app(Registry(settings.ingest_db_path), open_reader(settings))
     web.run_app(app, host=settings.regulator_host, port=settings.regulator_port, print=None, access_log=None)
 
