@@ -70,6 +70,9 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # Claims are never undone or changed (INSERT OR IGNORE: the first enterprise keeps the site),
+        # so a site's owner, once read, is kept here; a site not yet claimed is looked up each time.
+        self._owners: dict[str, str] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -127,14 +130,15 @@ class Registry:
     # Sites -------------------------------------------------------------------------------------
 
     def site_owners(self, site_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(set(site_ids))
-        owners: dict[str, str] = {}
-        for chunk in _chunks(ids):
+        """site_id -> the enterprise that claimed it, for the sites claimed."""
+        ids = set(site_ids)
+        missing = list(ids - self._owners.keys())
+        for chunk in _chunks(missing):
             marks = ",".join("?" * len(chunk))
-            owners.update(
+            self._owners.update(
                 self._db.execute(f"SELECT site_id, enterprise_id FROM sites WHERE site_id IN ({marks})", chunk)
             )
-        return owners
+        return {site_id: self._owners[site_id] for site_id in ids if site_id in self._owners}
 
     def claim_sites(self, enterprise_id: str, site_ids: Iterable[str]) -> None:
         now = time.time()

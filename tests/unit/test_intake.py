@@ -54,6 +54,16 @@ def test_enterprise_cannot_post_for_or_re_register_another_enterprises_site(regi
     assert registry.site_owners(["site-a1"]) == {"site-a1": "ent-a"}
 
 
+def test_a_site_another_ingest_process_claims_is_seen_here_and_kept_by_its_first_owner(registry, tmp_path):
+    other = Registry(tmp_path / "ingest.sqlite")  # a second ingest process on the same registry
+    assert registry.site_owners(["site-b1"]) == {}  # not claimed yet: looked up again next time
+    other.claim_sites("ent-b", ["site-b1"])
+    assert registry.site_owners(["site-b1", "site-a9"]) == {"site-b1": "ent-b"}
+    intake = assess(raws(factories.site_registered(site="site-b1")), ENT_A, registry, set(), NOW)
+    assert [(o.status, o.field) for o in intake.outcomes] == [("rejected", "site_id")]
+    other.close()
+
+
 def test_envelope_enterprise_must_match_the_token(registry):
     intake = assess(raws(factories.site_registered(enterprise="ent-b")), ENT_A, registry, set(), NOW)
     assert intake.outcomes[0].field == "enterprise_id"
