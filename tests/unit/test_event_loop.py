@@ -1,29 +1,26 @@
 from __future__ import annotations
 
-import asyncio
+import os
+import subprocess
+import sys
 
-import faust
-import uvloop
+import pytest
 
+# What `python -m streams` does before faust starts, in a fresh process as in production.
+PROBE = """
 from deploy.settings import Settings, use_event_loop
+use_event_loop(Settings(_env_file=None))
+import asyncio, faust
+app = faust.App("loop-probe", broker="kafka://127.0.0.1:1", web_enabled=False)
+worker = faust.Worker(app, loglevel="error", redirect_stdouts=False)
+print(type(asyncio.new_event_loop()).__module__, type(worker.loop).__module__)
+"""
 
 
-def loop_kind() -> type:
-    loop = asyncio.new_event_loop()
-    try:
-        return type(loop)
-    finally:
-        loop.close()
-
-
-def test_the_services_run_on_uvloop_unless_told_to_use_asyncios_own_loop():
-    try:
-        use_event_loop(Settings(_env_file=None))
-        assert loop_kind() is uvloop.Loop
-        app = faust.App("loop-probe", broker="kafka://127.0.0.1:1", web_enabled=False)
-        worker = faust.Worker(app, loglevel="error", redirect_stdouts=False)
-        assert isinstance(worker.loop, uvloop.Loop)  # the stream worker's loop too
-        use_event_loop(Settings(_env_file=None, event_loop="asyncio"))
-        assert not issubclass(loop_kind(), uvloop.Loop)
-    finally:
-        asyncio.set_event_loop_policy(None)
+@pytest.mark.parametrize(("setting", "kind"), [(None, "uvloop"), ("asyncio", "asyncio.unix_events")])
+def test_the_services_run_on_uvloop_unless_told_to_use_asyncios_own_loop(setting, kind):
+    env = {k: v for k, v in os.environ.items() if k != "TONGFANG_EVENT_LOOP"}
+    if setting is not None:
+        env["TONGFANG_EVENT_LOOP"] = setting
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == [kind, kind]
