@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -22,6 +22,7 @@ from streams.warehouse import Warehouse, literal
 COUNTED = ("parcels.received", "parcels.disinfected")
 LOOKUP_CHUNK = 2000  # (site, batch) pairs per lookup: ~100 kB of SQL
 Key = tuple[str, str, str]  # site_id, batch_id, event_type
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class BatchFirsts:
                     site_id=row["site_id"],
                     batch_id=row["batch_id"],
                     event_type=row["event_type"],
-                    occurred_at=datetime.fromtimestamp(int(row["at"]) / 1000, UTC),
+                    occurred_at=EPOCH + timedelta(milliseconds=int(row["at"])),
                     sign=1,
                     division_code=row["d"],
                     brand=row["b"],
