@@ -107,10 +107,8 @@ class Settings(BaseSettings):
 
 
 def use_event_loop(settings: Settings) -> None:
-    """Make the event loops this process creates from now on the configured kind (call it first)."""
+    """Make the event loops this process creates from now on uvloops, if so configured (call it first)."""
     if settings.event_loop == "uvloop":
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    else:
-        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())

@@ -59,8 +59,8 @@ class BatchFirsts:
     def __init__(self, warehouse: Warehouse) -> None:
         self._warehouse = warehouse
 
-    def write(self, rows: Sequence[Counted]) -> list[First]:
-        """Record the batches `rows` count first; return the ledger rows written."""
+    def write(self, rows: Sequence[Counted]) -> None:
+        """Record the batches `rows` count first."""
         earliest: dict[Key, First] = {}
         for row in rows:
             if row.event_type not in COUNTED:
@@ -88,7 +88,6 @@ class BatchFirsts:
             elif first.occurred_at < known.occurred_at:
                 ledger += [replace(known, sign=-1), first]
         self._warehouse.insert_json("batch_firsts", _encoder.encode_lines(ledger))
-        return ledger
 
     def _on_file(self, keys: list[Key]) -> dict[Key, First]:
         """The first record of each kind on file for the batches of `keys` (the earliest +1 row)."""
