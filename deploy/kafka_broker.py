@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,23 +26,49 @@ class KafkaStartError(RuntimeError):
     pass
 
 
-def free_port() -> int:
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def _listen_ports() -> range:
+    """Loopback ports below the kernel's ephemeral range.
+
+    Outgoing connections (a client dialling Kafka) take their source port from the ephemeral range,
+    the same range bind(0) draws from. A port found free there can be taken by such a connection
+    before the service meant to listen on it has started; below the range it cannot.
+    """
+    try:
+        low, high = (int(bound) for bound in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    below = range(max(10000, low - 12000), low)
+    return below if len(below) >= 1000 else range(high + 1, 65536)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(pair: bool = False) -> int:
+    """A free loopback port, never one this process handed out before; with `pair`, port + 1 is free too."""
+    ports = _listen_ports()
+    for port in random.sample(ports, min(len(ports), 500)):
+        wanted = (port, port + 1) if pair else (port,)
+        if _handed_out.intersection(wanted) or not all(map(_bindable, wanted)):
+            continue
+        _handed_out.update(wanted)
+        return port
+    raise KafkaStartError(f"no free port on 127.0.0.1 in {ports.start}-{ports.stop - 1}")
 
 
 def free_port_pair() -> int:
     """A port p with p + 1 free too: the local broker's controller listens on the next port."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise KafkaStartError("no two consecutive free ports on 127.0.0.1")
+    return free_port(pair=True)
 
 
 def _port_open(port: int) -> bool:
