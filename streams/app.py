@@ -123,6 +123,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout / 3),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
+        fetch_wait_ms=settings.worker_fetch_wait_ms,
     )
 
     def topic(name: str) -> faust.TopicT:

@@ -46,10 +46,28 @@ log = structlog.get_logger("tongfang.consumer")
 REREAD_AFTER_SECONDS = 10.0
 
 
+class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        """faust's consumer with the broker's longest wait for a fetch set by the app.
+
+        faust fixes it at 1.5 s. aiokafka leaves out of the next fetch the partitions whose
+        records are still being handed out, so when those were the busy ones, the fetch in
+        flight waits for quiet partitions; records that reach the busy ones meanwhile wait for it.
+        """
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = cast("App", self.app).fetch_wait_ms  # read when the consumer starts
+        return consumer
+
+
 class Consumer(aiokafka_driver.Consumer):
+    _thread: ConsumerThread
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stalled_since: dict[TP, tuple[int, float]] = {}
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def _ours(self, tp: TP) -> bool:
         return bool(self.app.topics.acks_enabled_for(tp.topic))
@@ -129,8 +147,9 @@ class App(faust.App):
     the first offset whose state may not be saved yet, so a crash reads again what was not saved.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fetch_wait_ms: int = 1500, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fetch_wait_ms = fetch_wait_ms
         self.gated_topics: set[str] = set()
         self.saved_through: dict[TP, int] = {}
 

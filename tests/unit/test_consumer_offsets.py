@@ -68,3 +68,16 @@ def test_other_topics_commit_what_is_acknowledged(consumer: Consumer) -> None:
     assert isinstance(app, App)
     app.gated_topics.add("vehicles")
     assert acked(consumer, 5, [5, 6, 7]) == 8
+
+
+def test_the_fetch_waits_as_long_as_the_app_says_not_faust_s_fixed_1_5_s() -> None:
+    async def created_wait() -> int:
+        app = App("fetch-test", broker="kafka://127.0.0.1:9", web_enabled=False, fetch_wait_ms=120)
+        consumer = app.consumer
+        assert isinstance(consumer, Consumer)
+        kafka_consumer = consumer._thread._create_worker_consumer(app.transport)
+        wait = int(kafka_consumer._fetch_max_wait_ms)
+        await kafka_consumer.stop()
+        return wait
+
+    assert asyncio.run(created_wait()) == 120
