@@ -2,11 +2,12 @@
 
 Every stage runs on a real Kafka broker and real chDB started here, in a temporary directory:
   1. end to end: simulated city -> HTTP ingest (batches) -> Kafka -> faust worker -> chDB,
-     events/s of a burst posted as fast as it goes, then the same city paced at --steady-rate
-     (by default half the burst's end-to-end rate) for --steady-seconds; received -> stored
-     latency p50/p99 (stored_at minus received_at, per event) of each: the burst's is the
-     backlog's wait, the paced run's what a sender sees, also per 10 s of the run (flat when the
-     stack keeps up with the rate, growing when it does not) with the rate it stored at;
+     events/s of a burst posted as fast as it goes, then the same city paced at each rate of
+     --paced in turn (by default a half, a quarter and an eighth of the burst's end-to-end rate)
+     for --paced-seconds; received -> stored latency p50/p99 (stored_at minus received_at, per
+     event) of each: the burst's is the backlog's wait, a paced run's what a sender sees, also per
+     10 s of the run (flat when the stack keeps up with the rate, growing when it does not) with
+     the rate it stored at;
   2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
      table in large batches, events/s, and the ratio end to end / ceiling;
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import shutil
@@ -28,7 +30,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,14 +53,18 @@ RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 START = datetime(2026, 11, 1, tzinfo=SHANGHAI)
 
 
-def city_events(sites: int, events: int) -> tuple[City, list[dict[str, Any]]]:
+def city_events(sites: int, events: int) -> tuple[City, list[dict[str, Any]], Iterator[dict[str, Any]]]:
+    """The first `events` of a simulated city, and an iterator over the ones after them."""
     city = City(seed=42, sites=sites)
-    out = city.registrations(START - timedelta(days=1))
+    stream = itertools.chain(city.registrations(START - timedelta(days=1)), city_days(city))
+    return city, list(itertools.islice(stream, events)), stream
+
+
+def city_days(city: City) -> Iterator[dict[str, Any]]:
     day = START
-    while len(out) < events:
-        out += list(city.events(day, 24))
+    while True:
+        yield from city.events(day, 24)
         day += timedelta(days=1)
-    return city, out[:events]
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -104,14 +110,14 @@ def end_to_end(
     broker: KafkaBroker,
     city: City,
     events: list[dict[str, Any]],
-    more: list[dict[str, Any]],
-    rate: float,
+    more: Iterator[dict[str, Any]],
+    rates: list[str],
     seconds: float,
     profile: bool = False,
 ) -> dict[str, Any]:
-    """A burst of `events` as fast as they can be posted, then the next of `more` at `rate` events/s
-    for `seconds` (with `rate` 0: at half the burst's end-to-end rate). With `profile`, py-spy
-    samples the worker and ingest during the burst."""
+    """A burst of `events` as fast as they can be posted, then one paced run per entry of `rates`,
+    each of the next events from `more` for `seconds` (see `paced_rate`), once the one before is
+    stored. With `profile`, py-spy samples the worker and ingest during the burst."""
     settings = settings_for(directory, broker, "e2e")
     stack = LocalStack.from_settings(settings, own_kafka=False).start()
     try:
@@ -127,36 +133,55 @@ def end_to_end(
             stored = wait_for_count(reader, "raw_events", len(events))
         profiles = {name: top_functions(path.read_text()) for name, path in folded.items() if path.exists()}
         burst = received_to_stored(reader, "1")
-        rate = rate or round(len(events) / (stored - began) / 2)
-        steady = more[: int(rate * seconds)]
-        paced_from, paced_began = time.time(), time.perf_counter()
-        asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
-        paced_seconds = time.perf_counter() - paced_began
-        paced_stored = wait_for_count(reader, "raw_events", len(events) + len(steady)) - paced_began
-        since = f"received_at >= fromUnixTimestamp64Milli({int(paced_from * 1000)})"
-        paced = received_to_stored(reader, since)
-        windows = received_to_stored_by_window(reader, since, paced_from, seconds=10)
+        burst_rate = len(events) / (stored - began)
+        paced, total = [], len(events)
+        for entry in rates:
+            rate = paced_rate(entry, burst_rate)
+            steady = list(itertools.islice(more, int(rate * seconds)))
+            total += len(steady)
+            paced.append(paced_run(settings, reader, city, steady, rate, total))
         memory = {
             name: peak_memory_mb(service.process.pid) for name, service in stack.services.items() if service.process
         }
         return {
             "events": len(events),
             "ingest_during_end_to_end_events_per_s": round(len(events) / (ingest_done - began)),
-            "end_to_end_events_per_s": round(len(events) / (stored - began)),
+            "end_to_end_events_per_s": round(burst_rate),
             "end_to_end_seconds": round(stored - began, 1),
             "received_to_stored_ms_p50": burst["p50"],
             "received_to_stored_ms_p99": burst["p99"],
-            "steady_events": len(steady),
-            "steady_events_per_s": round(len(steady) / paced_seconds),
-            "steady_seconds": round(paced_seconds, 1),
-            "steady_received_to_stored_ms_p50": paced["p50"],
-            "steady_received_to_stored_ms_p99": paced["p99"],
-            "steady_stored_events_per_s": round(len(steady) / paced_stored),
-            "steady_windows_10s_ms_p50_p99": windows,
+            "paced": paced,
             "peak_memory_mb": {**memory, "kafka": peak_memory_mb(broker.process.pid) if broker.process else 0.0},
         } | ({"profile_of_the_burst": profiles} if profiles else {})
     finally:
         stack.stop()
+
+
+def paced_rate(entry: str, burst_rate: float) -> float:
+    """events/s of a paced run: "300" is 300 events/s, "0.25x" a quarter of the burst's end-to-end rate."""
+    return round(float(entry[:-1]) * burst_rate) if entry.endswith("x") else float(entry)
+
+
+def paced_run(
+    settings: Settings, reader: WorkerReader, city: City, steady: list[dict[str, Any]], rate: float, total: int
+) -> dict[str, Any]:
+    """Post `steady` at `rate` events/s and wait until `total` events are stored: received -> stored
+    p50/p99 over the run and per 10 s of it, and the rate the stack stored at meanwhile."""
+    paced_from, began = time.time(), time.perf_counter()
+    asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
+    posted = time.perf_counter() - began
+    stored = wait_for_count(reader, "raw_events", total) - began
+    since = f"received_at >= fromUnixTimestamp64Milli({int(paced_from * 1000)})"
+    latency = received_to_stored(reader, since)
+    return {
+        "events": len(steady),
+        "events_per_s": round(len(steady) / posted),
+        "seconds": round(posted, 1),
+        "received_to_stored_ms_p50": latency["p50"],
+        "received_to_stored_ms_p99": latency["p99"],
+        "stored_events_per_s": round(len(steady) / stored),
+        "windows_10s_ms_p50_p99": received_to_stored_by_window(reader, since, paced_from, seconds=10),
+    }
 
 
 def nearest_rank(ordered: list[float], q: float) -> float:
@@ -443,9 +468,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000, help="events through the pipeline")
     parser.add_argument("--sites", type=int, default=600)
     parser.add_argument(
-        "--steady-rate", type=float, default=0, help="events/s of the paced run after the burst (0: half the burst's)"
+        "--paced",
+        default="0.5x,0.25x,0.125x",
+        help="paced runs after the burst, one after another, comma-separated: events/s (300) or a fraction "
+        "of the burst's end-to-end rate (0.25x)",
     )
-    parser.add_argument("--steady-seconds", type=float, default=60)
+    parser.add_argument("--paced-seconds", type=float, default=60, help="length of each paced run")
     parser.add_argument(
         "--panel-rows", default="10000000,100000000", help="stored events for the panel queries, one run per size"
     )
@@ -464,7 +492,8 @@ def main() -> None:
         if "alerts" in stages:
             result |= alerts(directory)
         if "pipeline" in stages:
-            result |= pipeline(directory, args.sites, args.events, args.steady_rate, args.steady_seconds, args.profile)
+            rates = args.paced.split(",")
+            result |= pipeline(directory, args.sites, args.events, rates, args.paced_seconds, args.profile)
         if "panels" in stages:
             sizes = [int(size) for size in args.panel_rows.split(",")]
             result["panel_queries"] = [panel_queries(directory / f"panels-{n}", n, args.repeats) for n in sizes]
@@ -475,12 +504,13 @@ def main() -> None:
     print(f"\nwritten to {path}")
 
 
-def pipeline(directory: Path, sites: int, count: int, rate: float, seconds: float, profile: bool) -> dict[str, Any]:
-    city, everything = city_events(sites, count + int(rate * seconds or count))
-    events, more = everything[:count], everything[count:]
+def pipeline(
+    directory: Path, sites: int, count: int, rates: list[str], seconds: float, profile: bool
+) -> dict[str, Any]:
+    city, events, more = city_events(sites, count)
     broker = KafkaBroker(directory / "kafka", port=free_port(), controller_port=free_port()).start()
     try:
-        e2e = end_to_end(directory, broker, city, events, more, rate, seconds, profile)
+        e2e = end_to_end(directory, broker, city, events, more, rates, seconds, profile)
         alone = worker_alone(directory, broker, events) | ingest_alone(directory, broker, city, events)
         top = ceiling(directory, broker, alone.pop("topic"), len(events))
     finally:
@@ -520,24 +550,6 @@ def print_table(result: dict[str, Any]) -> None:
             "",
         ),
         (
-            "received -> stored p50 / p99, then paced",
-            lambda: (
-                f"{r['steady_received_to_stored_ms_p50']:,} / {r['steady_received_to_stored_ms_p99']:,} ms "
-                f"at {r['steady_events_per_s']:,} events/s for {r['steady_seconds']} s"
-            ),
-            "p99 <= 2000 ms",
-        ),
-        (
-            "paced: stored events/s (posted until all stored)",
-            lambda: f"{r['steady_stored_events_per_s']:,} events/s",
-            "",
-        ),
-        (
-            "paced: p50 / p99 per 10 s of receipt (s)",
-            lambda: " ".join(f"{p50 / 1000:.1f}/{p99 / 1000:.1f}" for p50, p99 in r["steady_windows_10s_ms_p50_p99"]),
-            "",
-        ),
-        (
             "alert after the watermark passes the deadline p50 / p99",
             lambda: f"{r['alert_latency_ms_p50']} / {r['alert_latency_ms_p99']} ms ({r['alerts_seen']})",
             "<= 1000 ms",
@@ -550,6 +562,23 @@ def print_table(result: dict[str, Any]) -> None:
             shown.append((name, figure(), target))
         except KeyError:
             continue  # a stage that did not run
+    paced: list[tuple[str, str, str]] = []
+    for run in r.get("paced", []):
+        paced += [
+            (
+                f"paced at {run['events_per_s']:,} events/s for {run['seconds']} s: received -> stored p50 / p99",
+                f"{run['received_to_stored_ms_p50']:,} / {run['received_to_stored_ms_p99']:,} ms",
+                "p99 <= 2000 ms",
+            ),
+            ("  stored events/s (posted until all stored)", f"{run['stored_events_per_s']:,} events/s", ""),
+            (
+                "  p50 / p99 per 10 s of receipt (s)",
+                " ".join(f"{p50 / 1000:.1f}/{p99 / 1000:.1f}" for p50, p99 in run["windows_10s_ms_p50_p99"]),
+                "",
+            ),
+        ]
+    after_burst = next((n + 1 for n, row in enumerate(shown) if "backlog of the burst" in row[0]), len(shown))
+    shown[after_burst:after_burst] = paced
     for p in r.get("panel_queries", []):
         shown += [
             (
