@@ -53,6 +53,8 @@ class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         faust fixes it at 1.5 s. aiokafka leaves out of the next fetch the partitions whose
         records are still being handed out, so when those were the busy ones, the fetch in
         flight waits for quiet partitions; records that reach the busy ones meanwhile wait for it.
+        The default stays 1.5 s (`Settings.worker_fetch_wait_ms`): with 100 ms a worker hung in
+        aiokafka's metadata refresh in 3 of about 27 short runs, against none of 14 with 1.5 s.
         """
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = cast("App", self.app).fetch_wait_ms  # read when the consumer starts
