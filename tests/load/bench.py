@@ -117,8 +117,8 @@ def end_to_end(
 ) -> dict[str, Any]:
     """A burst of `events` as fast as they can be posted, then one paced run per entry of `rates`,
     each of the next events from `more` for `seconds` (see `paced_rate`), once the one before is
-    stored, the alerts it raised are stored and its merges are done. With `profile`, py-spy samples the worker and
-    ingest during the burst."""
+    stored, the alerts it raised are stored and its merges are done. With `profile`, py-spy
+    samples the worker and ingest during the burst."""
     settings = settings_for(directory, broker, "e2e")
     stack = LocalStack.from_settings(settings, own_kafka=False).start()
     try:
@@ -169,15 +169,15 @@ def caught_up(settings: Settings, limit_s: float = 300) -> float:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, group_id=settings.worker_group, enable_auto_commit=False
     )
-    partitions = [
-        TopicPartition(topic, partition)
-        for topic in (settings.topic_alerts, settings.topic_deliveries)
-        for partition in consumer.partitions_for_topic(topic) or ()
-    ]
-    if not partitions:
-        raise RuntimeError(f"no partitions known for {settings.topic_alerts} and {settings.topic_deliveries}")
     began = time.perf_counter()
     try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in (settings.topic_alerts, settings.topic_deliveries)
+            for partition in consumer.partitions_for_topic(topic) or ()
+        ]
+        if not partitions:
+            raise RuntimeError(f"no partitions known for {settings.topic_alerts} and {settings.topic_deliveries}")
         while time.perf_counter() - began < limit_s:
             ends = consumer.end_offsets(partitions)
             if all(ends[tp] <= (consumer.committed(tp) or 0) for tp in partitions):
@@ -558,6 +558,15 @@ def alerts(directory: Path) -> dict[str, Any]:
         broker.stop()
 
 
+def figures(rows: list[tuple[str, Callable[[], str], str]]) -> list[tuple[str, str, str]]:
+    """The rows whose figure the result has (a stage that did not run has none)."""
+    shown = []
+    for name, figure, target in rows:
+        with contextlib.suppress(KeyError):
+            shown.append((name, figure(), target))
+    return shown
+
+
 def print_table(result: dict[str, Any]) -> None:
     r = result
     rows: list[tuple[str, Callable[[], str], str]] = [
@@ -580,6 +589,8 @@ def print_table(result: dict[str, Any]) -> None:
             lambda: f"{r['received_to_stored_ms_p50']:,} / {r['received_to_stored_ms_p99']:,} ms",
             "",
         ),
+    ]
+    later: list[tuple[str, Callable[[], str], str]] = [
         (
             "alert after the watermark passes the deadline p50 / p99",
             lambda: f"{r['alert_latency_ms_p50']} / {r['alert_latency_ms_p99']} ms ({r['alerts_seen']})",
@@ -587,12 +598,6 @@ def print_table(result: dict[str, Any]) -> None:
         ),
         ("peak memory (MB)", lambda: ", ".join(f"{k} {v}" for k, v in r["peak_memory_mb"].items()), ""),
     ]
-    shown = []
-    for name, figure, target in rows:
-        try:
-            shown.append((name, figure(), target))
-        except KeyError:
-            continue  # a stage that did not run
     paced: list[tuple[str, str, str]] = []
     for run in r.get("paced", []):
         paced += [
@@ -613,8 +618,7 @@ def print_table(result: dict[str, Any]) -> None:
                 "",
             ),
         ]
-    after_burst = next((n + 1 for n, row in enumerate(shown) if "backlog of the burst" in row[0]), len(shown))
-    shown[after_burst:after_burst] = paced
+    shown = figures(rows) + paced + figures(later)
     for p in r.get("panel_queries", []):
         shown += [
             (
