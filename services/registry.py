@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS enterprises (
     enterprise_id TEXT PRIMARY KEY,
@@ -67,9 +69,16 @@ class Registry:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        # Ingest and the regulator API open the file together when the stack starts. Two
+        # connections setting up a new file can each wait on the other's lock, and SQLite then
+        # answers "database is locked" at once rather than wait; the setup is idempotent, so try again.
+        for attempt in Retrying(
+            retry=retry_if_exception(_locked), wait=wait_random(0.02, 0.2), stop=stop_after_delay(30), reraise=True
+        ):
+            with attempt:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
         # Claims are never undone or changed (INSERT OR IGNORE: the first enterprise keeps the site),
         # so a site's owner, once read, is kept here; a site not yet claimed is looked up each time.
         self._owners: dict[str, str] = {}
@@ -183,3 +192,7 @@ def _chunks(items: list[str], size: int = 900) -> Iterable[list[str]]:
     # SQLite allows at most 999 bound parameters in older builds.
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
