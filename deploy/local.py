@@ -29,6 +29,7 @@ from services.registry import Registry
 from streams.logs import configure
 
 DEMO_ENTERPRISE = "demo-express"
+MAX_RESTARTS, RESTART_WINDOW_S = 5, 600
 DEMO_SITES = [
     ("demo-hz-xihu-01", "330106", "西湖区文三路网点", "outlet", 30.2799, 120.1306, False),
     ("demo-hz-xiaoshan-sc", "330109", "萧山分拨中心", "sorting_centre", 30.1830, 120.2645, True),
@@ -65,15 +66,33 @@ def main() -> None:
     signal.signal(signal.SIGTERM, request_stop)
     if args.simulate:
         threading.Thread(target=_simulate, args=(settings, args.sites), daemon=True).start()
-    while not stop:
-        dead = stack.dead()
-        if dead:
-            print(f"{dead[0].name} stopped unexpectedly; last lines of its log:\n{dead[0].tail()}", flush=True)
-            break
+    restarts: list[float] = []
+    while not stop and _supervise(stack, restarts):
         time.sleep(0.5)
     print("Stopping ...", flush=True)
     stack.stop()
     print("Stopped.", flush=True)
+
+
+def _supervise(stack: LocalStack, restarts: list[float]) -> bool:
+    """Start again whatever exited (a crash, or a worker its watchdog ended); False to stop the
+    stack: a restart failed, or the restarts come too often to be worth another."""
+    for service in stack.dead():
+        print(f"{service.name} exited; last lines of its log:\n{service.tail()}", flush=True)
+    now = time.monotonic()
+    restarts[:] = [at for at in restarts if now - at < RESTART_WINDOW_S]
+    if stack.dead() and len(restarts) >= MAX_RESTARTS:
+        print(f"{MAX_RESTARTS} restarts within {RESTART_WINDOW_S // 60} minutes; stopping.", flush=True)
+        return False
+    try:
+        revived = stack.revive()
+    except ServiceError as exc:
+        print(f"could not start it again: {exc}", flush=True)
+        return False
+    for name, code in revived:
+        print(f"{name} (exit code {code}) started again.", flush=True)
+        restarts.append(now)
+    return True
 
 
 def _simulate(settings: Settings, sites: int) -> None:

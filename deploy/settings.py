@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     worker_session_timeout: float = Field(
         10.0, description="Seconds before a silent worker's partitions move to the others (failover time)."
     )
+    worker_stall_seconds: float = Field(
+        180.0,
+        ge=0,
+        description="A worker whose partitions lag with no commit for this long ends itself, to be restarted "
+        "(streams/watchdog.py); 0 turns the watchdog off.",
+    )
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
     worker_fetch_wait_ms: int = Field(

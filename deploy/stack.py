@@ -170,3 +170,15 @@ class LocalStack:
 
     def dead(self) -> list[Service]:
         return [service for service in self.services.values() if not service.running]
+
+    def revive(self) -> list[tuple[str, int | None]]:
+        """Start again each of our processes that has exited, and wait until it answers; return
+        each one's name and exit code (a worker that found itself stalled exits with
+        `streams.watchdog.EXIT_STALLED`)."""
+        revived = []
+        for service in self.dead():
+            code = service.process.poll() if service.process is not None else None
+            service.process = None
+            service.start().wait_ready()
+            revived.append((service.name, code))
+        return revived

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -29,7 +30,7 @@ import faust
 import orjson
 import structlog
 from faust.types import TP
-from tenacity import AsyncRetrying, stop_never, wait_exponential
+from tenacity import AsyncRetrying, RetryCallState, stop_never, wait_exponential
 
 from deploy.settings import Settings
 from schemas.clock import CLOCK_KEY, encode_tick
@@ -48,6 +49,7 @@ from streams.sink import (
     delivery_row,
 )
 from streams.warehouse import Warehouse
+from streams.watchdog import Watchdog, exit_stalled
 from streams.web import register_pages
 
 log = structlog.get_logger("tongfang.worker")
@@ -162,7 +164,9 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     async def in_warehouse(write: Callable[[list[Item]], T], records: list[Item]) -> T:
         loop = asyncio.get_running_loop()
-        return await until_done("warehouse_insert", lambda: loop.run_in_executor(executor, write, records))
+        return await until_done(
+            "warehouse_insert", lambda: loop.run_in_executor(executor, write, records), app.retrying
+        )
 
     async def publish(out: Output) -> None:
         """Send alerts and re-keyed records and wait for the acks, before rule state is saved."""
@@ -202,7 +206,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     async def settle(rules: SiteRules | VehicleRules, topic: str, out: Output) -> None:
         """Alerts first, then (now and then) state: a crash before the state is saved reads the
         records again and raises their alerts again, with the same ids."""
-        await until_done("publish", lambda: publish(out))
+        await until_done("publish", lambda: publish(out), app.retrying)
         if rules.save_due(settings.rule_save_seconds):
             await save(rules, topic)
         for alert in out.alerts:
@@ -211,7 +215,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     async def save(rules: SiteRules | VehicleRules, topic: str) -> None:
         """Save the state folded so far; then the commit may pass the records it covers."""
         folded, changes = rules.folded(), rules.take_changes()
-        await until_done("checkpoint", lambda: rules.checkpoint(changes))
+        await until_done("checkpoint", lambda: rules.checkpoint(changes), app.retrying)
         app.saved_through.update({TP(topic, partition): offset + 1 for partition, offset in folded.items()})
 
     app.gated_topics |= {settings.topic_events, settings.topic_vehicles}
@@ -275,27 +279,63 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             for partition in range(settings.topic_partitions):
                 await events_topic.send(key=CLOCK_KEY, value=value, partition=partition)
 
+    watched = {settings.topic_events, settings.topic_vehicles, settings.topic_alerts, settings.topic_deliveries}
+    watchdog = Watchdog(
+        settings.kafka_bootstrap,
+        settings.worker_group,
+        lambda: [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in watched],
+        app.waiting_for,
+        settings.worker_stall_seconds,
+        exit_stalled,
+    )
+    if settings.worker_stall_seconds > 0:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def start_watchdog() -> None:
+            watchdog.start()  # once the worker runs: the thread reads its consumer's assignment
+
     def report() -> dict[str, object]:
-        return {**asdict(stats), "site_rules": site_rules.footprint(), "vehicle_rules": vehicle_rules.footprint()}
+        return {
+            **asdict(stats),
+            "site_rules": site_rules.footprint(),
+            "vehicle_rules": vehicle_rules.footprint(),
+            "watchdog": watchdog.report() if watchdog.is_alive() else None,
+        }
 
     register_pages(app, warehouse, executor, report)
     return app
 
 
-async def until_done(action: str, attempt_once: Callable[[], Awaitable[T]]) -> T:
+async def until_done(action: str, attempt_once: Callable[[], Awaitable[T]], retrying: Counter[str]) -> T:
     """Retry until it succeeds: the batch is not acknowledged (nor its offsets committed) before.
-    Raising instead would end the agent's stream, whose cleanup acknowledges the batch."""
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential(multiplier=0.2, max=30),
-        stop=stop_never,
-        before_sleep=lambda state: log.warning(
+    Raising instead would end the agent's stream, whose cleanup acknowledges the batch.
+
+    From its first failure to its success the action counts in `retrying`: the worker then knows
+    why it makes no progress, and the watchdog leaves it be (`streams.watchdog`)."""
+    failed = False
+
+    def before_sleep(state: RetryCallState) -> None:
+        nonlocal failed
+        if not failed:
+            failed = True
+            retrying[action] += 1
+        log.warning(
             f"{action}_retry",
             attempt=state.attempt_number,
             error=str(state.outcome.exception() if state.outcome else None),
-        ),
-    ):
-        with attempt:
-            return await attempt_once()
+        )
+
+    try:
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=0.2, max=30), stop=stop_never, before_sleep=before_sleep
+        ):
+            with attempt:
+                return await attempt_once()
+    finally:
+        if failed:
+            retrying[action] -= 1
+            if retrying[action] <= 0:
+                del retrying[action]
     raise AssertionError("unreachable: the retry loop never stops")
 
 

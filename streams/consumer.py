@@ -31,6 +31,7 @@ transactional):
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -154,6 +155,19 @@ class App(faust.App):
         self.fetch_wait_ms = fetch_wait_ms
         self.gated_topics: set[str] = set()
         self.saved_through: dict[TP, int] = {}
+        self.retrying: Counter[str] = Counter()  # actions being retried after a failure (`streams.app.until_done`)
+
+    def waiting_for(self) -> str | None:
+        """Why the worker may rightly make no progress now, or None (for `streams.watchdog`)."""
+        if self.should_stop:
+            return "stopping"
+        if getattr(self, "in_recovery", False):  # set by faust's table recovery
+            return "recovery"
+        if self.rebalancing:
+            return "rebalance"
+        if self.retrying:
+            return "retrying " + ", ".join(sorted(self.retrying))
+        return None
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)

@@ -1,4 +1,5 @@
-"""SIGKILL the worker in the middle of a stream: the restarted worker replays, nothing is lost or doubled."""
+"""A worker that dies (SIGKILL) or ends itself (its watchdog) mid-stream: the restarted worker
+replays, nothing is lost or doubled."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 import pytest
 
 from deploy.stack import LocalStack
+from streams.watchdog import EXIT_STALLED
 from tests import factories
 from tests.conftest import StackClient, stack_settings, wait_until
 
@@ -49,5 +51,31 @@ def test_worker_killed_mid_stream_restarts_with_exactly_every_event_stored_once(
             "SELECT count() AS rows, uniqExact(event_id) AS ids FROM raw_events WHERE event_type = 'parcels.received'"
         )
         assert counts == [{"rows": EVENTS, "ids": EVENTS}]
+    finally:
+        stack.stop()
+
+
+def test_a_worker_whose_commits_stop_ends_itself_and_the_stack_starts_it_again(kafka, tmp_path):
+    # A save interval far beyond the stall limit holds the events topic's commit at the first
+    # save, as a hung worker's would stay: records (ticks, events) keep coming, the commit does not move.
+    settings = stack_settings(kafka.bootstrap, tmp_path, rule_save_seconds=3600, worker_stall_seconds=3)
+    stack = LocalStack.from_settings(settings, own_kafka=False).start()
+    client = StackClient(stack)
+    try:
+        token = client.create_enterprise("ent-a")
+        assert client.post([factories.site_registered(site="site-1")], token)[0] == 202
+        bodies = [factories.parcels_received(batch=f"B{n}", site="site-1") for n in range(40)]
+        assert client.post(bodies, token)[0] == 202
+        worker = stack.services["worker"]
+        wait_until(lambda: not worker.running, timeout=90)
+        assert '"worker_stalled"' in worker.tail()
+
+        worker.env["TONGFANG_WORKER_STALL_SECONDS"] = "0"  # so the restarted worker stays up to be checked
+        assert stack.revive() == [("worker", EXIT_STALLED)]
+        wait_until(lambda: client.scalar("SELECT count() FROM parcel_events") >= len(bodies), timeout=120)
+        counts = client.query(
+            "SELECT count() AS rows, uniqExact(event_id) AS ids FROM raw_events WHERE event_type = 'parcels.received'"
+        )
+        assert counts == [{"rows": len(bodies), "ids": len(bodies)}]
     finally:
         stack.stop()

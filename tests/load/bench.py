@@ -47,6 +47,7 @@ from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.sink import Record, Sink
 from streams.warehouse import MIGRATIONS_DIR, ChdbWarehouse, Reader, Warehouse, WorkerReader, migrate, statements
+from streams.watchdog import group_positions
 from tests.load.profile import Sampler, top_functions
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
@@ -163,7 +164,7 @@ def end_to_end(
 def caught_up(settings: Settings, limit_s: float = 300) -> float:
     """Wait until the worker has stored every alert and delivery record on its topics (their
     agents commit once stored); return the seconds waited."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     # Reads the worker group's commits; never joins the group nor commits.
     consumer = KafkaConsumer(
@@ -172,15 +173,14 @@ def caught_up(settings: Settings, limit_s: float = 300) -> float:
     began = time.perf_counter()
     try:
         partitions = [
-            TopicPartition(topic, partition)
+            (topic, partition)
             for topic in (settings.topic_alerts, settings.topic_deliveries)
             for partition in consumer.partitions_for_topic(topic) or ()
         ]
         if not partitions:
             raise RuntimeError(f"no partitions known for {settings.topic_alerts} and {settings.topic_deliveries}")
         while time.perf_counter() - began < limit_s:
-            ends = consumer.end_offsets(partitions)
-            if all(ends[tp] <= (consumer.committed(tp) or 0) for tp in partitions):
+            if all(committed >= end for committed, end in group_positions(consumer, partitions).values()):
                 break
             time.sleep(0.5)
     finally:
