@@ -70,10 +70,12 @@ class Settings(BaseSettings):
         10.0, description="Seconds before a silent worker's partitions move to the others (failover time)."
     )
     worker_stall_seconds: float = Field(
-        180.0,
+        600.0,
         ge=0,
         description="A worker whose partitions lag with no commit for this long ends itself, to be restarted "
-        "(streams/watchdog.py); 0 turns the watchdog off.",
+        "(streams/watchdog.py); 0 turns the watchdog off. Keep it above the longest batch: a full one "
+        "(sink_batch_records records of record_max_events events) would take about 3 minutes at the "
+        "worker-alone rate of the bench (5 500 events/s).",
     )
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
