@@ -12,9 +12,10 @@ commit has not moved for `Settings.worker_stall_seconds` is stalled. The thread 
 graceful stop). The supervisor starts it again (`make run`, the compose file's restart policy),
 and the restarted worker reads the uncommitted records again, as after any crash.
 
-It does not judge while the worker knows why it waits: while it recovers rule state, while the
-group rebalances, or while an insert or a publish is being retried after a failure (a warehouse
-outage is not cured by a restart). Nor when Kafka cannot be asked; the clocks restart then.
+It does not judge while the worker knows why it waits: while an insert or a publish is being
+retried after a failure (a warehouse outage is not cured by a restart), and for at most the same
+limit while the group rebalances or rule state is recovered (a hang there counts too). Nor when
+Kafka cannot be asked; the clocks restart then.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = structlog.get_logger("tongfang.watchdog")
 
 Partition = tuple[str, int]  # (topic, partition)
 EXIT_STALLED = 70  # EX_SOFTWARE
+BOUNDED_WAITS = ("rebalance", "recovery")  # reasons to wait (streams.consumer.App.waiting_for) that may hang
 
 
 @dataclass
@@ -40,6 +42,28 @@ class Stalls:
 
     after: float
     since: dict[Partition, tuple[int, float]] = field(default_factory=dict)  # -> (commit, first seen at)
+    waited: tuple[str, float] | None = None  # the worker's reason to wait, and since when
+
+    def excused(self, now: float, reason: str | None) -> bool:
+        """Whether the worker's own reason to wait (None: it has none) spares it judgement now.
+
+        Retrying a failed write and stopping always do. A rebalance or a recovery of rule state
+        does for `after` seconds (see `overdue`): a hang inside one would otherwise disarm the
+        watchdog for good. The partitions' clocks start again after any wait.
+        """
+        if reason is None:
+            self.waited = None
+            return False
+        if self.waited is None or self.waited[0] != reason:
+            self.waited = (reason, now)
+        self.since.clear()
+        return self.overdue(now) is None
+
+    def overdue(self, now: float) -> str | None:
+        """The cause of a stall, when a bounded wait has lasted `after` seconds."""
+        if self.waited is None or self.waited[0] not in BOUNDED_WAITS or now - self.waited[1] < self.after:
+            return None
+        return f"{self.waited[0]} for {now - self.waited[1]:.0f} s"
 
     def observe(self, now: float, positions: Mapping[Partition, tuple[int, int]]) -> list[Partition]:
         """Take (committed, end) per partition seen at `now`; return the partitions stalled."""
@@ -76,7 +100,7 @@ def group_positions(consumer: Any, partitions: Collection[Partition]) -> dict[Pa
 
 
 class Watchdog(threading.Thread):
-    """Checks every `interval` seconds; calls `on_stall` with the partitions stalled."""
+    """Checks every `interval` seconds; calls `on_stall` with the cause of a stall."""
 
     def __init__(
         self,
@@ -85,7 +109,7 @@ class Watchdog(threading.Thread):
         assigned: Callable[[], Collection[Partition]],
         waiting_for: Callable[[], str | None],
         stall_seconds: float,
-        on_stall: Callable[[list[Partition]], None],
+        on_stall: Callable[[str], None],
         interval: float | None = None,
     ) -> None:
         super().__init__(name="watchdog", daemon=True)
@@ -102,8 +126,12 @@ class Watchdog(threading.Thread):
         try:
             while not self._stopped.wait(self.interval):
                 try:
-                    if self._waiting_for() is not None:
-                        self.stalls.reset()
+                    now = time.monotonic()
+                    if self.stalls.excused(now, self._waiting_for()):
+                        continue
+                    overdue = self.stalls.overdue(now)
+                    if overdue is not None:
+                        self._on_stall(overdue)
                         continue
                     if consumer is None:
                         consumer = KafkaConsumer(
@@ -114,9 +142,10 @@ class Watchdog(threading.Thread):
                     log.warning("watchdog_check_failed", error=repr(exc))
                     self.stalls.reset()
                     continue
-                stalled = self.stalls.observe(time.monotonic(), positions)
+                stalled = self.stalls.observe(now, positions)
                 if stalled:
-                    self._on_stall(stalled)
+                    names = ", ".join(f"{topic}/{number}" for topic, number in stalled)
+                    self._on_stall(f"{names} behind the log's end, commit unchanged for {self.stalls.after:.0f} s")
         finally:
             if consumer is not None:
                 consumer.close(autocommit=False)
@@ -128,7 +157,7 @@ class Watchdog(threading.Thread):
         return {"stall_seconds": self.stalls.after, "behind_unchanged_s": self.stalls.behind(time.monotonic())}
 
 
-def exit_stalled(stalled: list[Partition]) -> None:
+def exit_stalled(cause: str) -> None:
     """End the process now: its event loop may be hung, so a graceful stop may never come."""
-    log.error("worker_stalled", partitions=[f"{topic}/{number}" for topic, number in stalled], exit_code=EXIT_STALLED)
+    log.error("worker_stalled", cause=cause, exit_code=EXIT_STALLED)
     os._exit(EXIT_STALLED)

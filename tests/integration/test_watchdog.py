@@ -9,7 +9,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
-from streams.watchdog import Partition, Watchdog, group_positions
+from streams.watchdog import Watchdog, group_positions
 from tests.conftest import wait_until
 
 TOPIC, GROUP = "watchdog-test", "watchdog-group"
@@ -32,8 +32,8 @@ def test_a_commit_held_behind_the_end_is_stalled_once_nothing_explains_the_wait(
     assert group_positions(group, [(TOPIC, 0), (TOPIC, 1)]) == {(TOPIC, 0): (4, 10), (TOPIC, 1): (3, 3)}
     group.close(autocommit=False)
 
-    waiting_for: list[str | None] = ["recovery"]
-    stalled: list[list[Partition]] = []
+    waiting_for: list[str | None] = ["retrying warehouse_insert"]
+    stalled: list[str] = []
     judged = threading.Event()
 
     def waiting() -> str | None:
@@ -52,11 +52,11 @@ def test_a_commit_held_behind_the_end_is_stalled_once_nothing_explains_the_wait(
     watchdog.start()
     try:
         assert judged.wait(10)
-        threading.Event().wait(2.0)  # twice the limit, in recovery
+        threading.Event().wait(2.0)  # twice the limit, retrying a failed insert
         assert stalled == []
         waiting_for[0] = None
         wait_until(lambda: stalled, timeout=20, interval=0.1)
-        assert stalled[0] == [(TOPIC, 0)]
+        assert stalled[0] == f"{TOPIC}/0 behind the log's end, commit unchanged for 1 s"
         assert list(watchdog.report()["behind_unchanged_s"]) == [f"{TOPIC}/0"]  # type: ignore[call-overload]
     finally:
         watchdog.stop()

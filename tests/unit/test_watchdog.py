@@ -42,6 +42,28 @@ def test_a_partition_no_longer_assigned_is_forgotten_and_reset_forgets_all() -> 
     assert stalls.observe(80, {EVENTS: (5, 9), ALERTS: (1, 7)}) == []
 
 
+def test_retrying_excuses_the_worker_for_as_long_as_it_lasts_and_its_partitions_start_afresh() -> None:
+    stalls = Stalls(after=30)
+    stalls.observe(0, {EVENTS: (5, 9)})
+    assert stalls.excused(10, "retrying warehouse_insert")
+    assert stalls.excused(5000, "retrying warehouse_insert")
+    assert stalls.overdue(5000) is None
+    assert not stalls.excused(5001, None)
+    assert stalls.observe(5001, {EVENTS: (5, 9)}) == []
+    assert stalls.observe(5031, {EVENTS: (5, 9)}) == [EVENTS]
+
+
+def test_a_rebalance_or_a_recovery_excuses_the_worker_only_up_to_the_limit() -> None:
+    stalls = Stalls(after=30)
+    assert stalls.excused(0, "rebalance")
+    assert stalls.excused(29, "rebalance")
+    assert not stalls.excused(30, "rebalance")
+    assert stalls.overdue(30) == "rebalance for 30 s"
+    assert stalls.excused(31, "recovery")  # another wait: its own limit
+    assert stalls.overdue(60) is None
+    assert stalls.overdue(61) == "recovery for 30 s"
+
+
 def test_an_action_counts_as_retrying_from_its_first_failure_to_its_success() -> None:
     retrying: Counter[str] = Counter()
     seen: list[dict[str, int]] = []
