@@ -1,9 +1,9 @@
 """The worker's watchdog: a thread that ends the process when its partitions stop moving.
 
-A worker can hang without dying. Seen in short probe runs: the event loop kept spinning in
-aiokafka's metadata refresh, the agents stopped acknowledging, the process ignored SIGTERM, and
-the group kept its partitions assigned to it, because heartbeats still went out. Nothing
-was lost (the records stay uncommitted), but nothing moved either.
+A worker can hang without dying. Seen in 3 of 87 short probe runs (README, Benchmark): the event
+loop kept spinning in aiokafka's metadata refresh, the agents stopped acknowledging and the
+process ignored SIGTERM. As long as its heartbeats go out, the group leaves its partitions with
+it. Nothing is lost (the records stay uncommitted), but nothing moves either.
 
 So a thread outside the event loop looks, every few seconds, at the partitions the worker is
 assigned: the group's committed offset against the log's end. A partition behind its end whose
