@@ -4,6 +4,7 @@ stalled, and only once the worker has no reason to wait."""
 from __future__ import annotations
 
 import threading
+import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -52,7 +53,7 @@ def test_a_commit_held_behind_the_end_is_stalled_once_nothing_explains_the_wait(
     watchdog.start()
     try:
         assert judged.wait(10)
-        threading.Event().wait(2.0)  # twice the limit, retrying a failed insert
+        time.sleep(2.0)  # twice the limit, retrying a failed insert
         assert stalled == []
         waiting_for[0] = None
         wait_until(lambda: stalled, timeout=20, interval=0.1)
