@@ -67,19 +67,19 @@ def main() -> None:
     if args.simulate:
         threading.Thread(target=_simulate, args=(settings, args.sites), daemon=True).start()
     restarts: list[float] = []
-    while not stop and _supervise(stack, restarts):
+    while not stop and _supervise(stack, restarts, time.monotonic()):
         time.sleep(0.5)
     print("Stopping ...", flush=True)
     stack.stop()
     print("Stopped.", flush=True)
 
 
-def _supervise(stack: LocalStack, restarts: list[float]) -> bool:
+def _supervise(stack: LocalStack, restarts: list[float], now: float) -> bool:
     """Start again whatever exited (a crash, or a worker its watchdog ended); False to stop the
-    stack: a restart failed, or the restarts come too often to be worth another."""
+    stack: a restart failed, or the restarts come too often to be worth another. `restarts` holds
+    the (monotonic) times of the restarts so far."""
     for service in stack.dead():
         print(f"{service.name} exited; last lines of its log:\n{service.tail()}", flush=True)
-    now = time.monotonic()
     restarts[:] = [at for at in restarts if now - at < RESTART_WINDOW_S]
     if stack.dead() and len(restarts) >= MAX_RESTARTS:
         print(f"{MAX_RESTARTS} restarts within {RESTART_WINDOW_S // 60} minutes; stopping.", flush=True)
