@@ -78,10 +78,13 @@ def _supervise(stack: LocalStack, restarts: list[float], now: float) -> bool:
     """Start again whatever exited (a crash, or a worker its watchdog ended); False to stop the
     stack: a restart failed, or the restarts come too often to be worth another. `restarts` holds
     the (monotonic) times of the restarts so far."""
-    for service in stack.dead():
+    dead = stack.dead()
+    if not dead:
+        return True
+    for service in dead:
         print(f"{service.name} exited; last lines of its log:\n{service.tail()}", flush=True)
     restarts[:] = [at for at in restarts if now - at < RESTART_WINDOW_S]
-    if stack.dead() and len(restarts) >= MAX_RESTARTS:
+    if len(restarts) >= MAX_RESTARTS:
         print(f"{MAX_RESTARTS} restarts within {RESTART_WINDOW_S // 60} minutes; stopping.", flush=True)
         return False
     try:
