@@ -7,9 +7,11 @@ the same events in the same order therefore gives the same alerts, byte for byte
 
 State lives in plain JSON-able dicts, one per key (a site, or a vehicle), so it can be written to
 a faust table and recovered; each remembers the last log position it applied, so events replayed
-after a crash are not applied twice. Saved keys may be ahead of the saved clock (never behind it:
-see `PartitionedRules.checkpoint`); an event a key already holds still moves the clock, so the
-watermark passes the same points on a replay as it did the first time.
+after a crash are not applied twice, and its pending checks by name ("<rule>|<subject>": due), so
+scheduling, cancelling and firing one costs the same however many a key holds. Saved keys may
+be ahead of the saved clock (never behind it: see `PartitionedRules.checkpoint`); an event a key
+already holds still moves the clock, so the watermark passes the same points on a replay as it
+did the first time.
 """
 
 from __future__ import annotations
@@ -142,8 +144,12 @@ class Engine:
             for event_type in logic.events:
                 self._handlers.setdefault(event_type, []).append(logic)
         for key, state in self.states.items():
-            for due, rule_id, subject in state.get("timers", []):
-                self._push(due, key, rule_id, subject)
+            timers = state.get("timers", {})
+            if isinstance(timers, list):  # saved before 30 November 2026: [[due, rule, subject], ...]
+                timers = state["timers"] = {rule_subject(rule_id, subject): due for due, rule_id, subject in timers}
+                self.dirty.add(key)  # saved again in this layout with the next changes
+            for name, due in timers.items():
+                self._push(due, key, *split_rule_subject(name))
 
     @property
     def watermark(self) -> int:
@@ -189,7 +195,7 @@ class Engine:
         return alerts
 
     def _blank(self, key: str) -> State:
-        return self.states.setdefault(key, {"key": key, "applied": [-1, -1], "rules": {}, "timers": [], "open": {}})
+        return self.states.setdefault(key, {"key": key, "applied": [-1, -1], "rules": {}, "timers": {}, "open": {}})
 
     def _apply_at(self, key: str, position: Position) -> bool:
         """Mark `key` as having applied `position`; False if its state already holds it."""
@@ -240,9 +246,10 @@ class Engine:
         while self._timers and self._timers[0][0] <= watermark:
             due, _, key, rule_id, subject = heapq.heappop(self._timers)
             state = self.states.get(key)
-            if state is None or [due, rule_id, subject] not in state["timers"]:
+            name = rule_subject(rule_id, subject)
+            if state is None or state["timers"].get(name) != due:
                 continue  # cancelled or rescheduled
-            state["timers"].remove([due, rule_id, subject])
+            del state["timers"][name]
             self.dirty.add(key)
             ctx = Context(self, key, state, alerts, None, now=due)
             for logic in self.logics:
@@ -257,6 +264,17 @@ class Engine:
         changed = {key: self.states[key] for key in self.dirty if key in self.states}
         self.dirty.clear()
         return changed
+
+
+def rule_subject(rule_id: str, subject: str) -> str:
+    """How a key's state names its pending checks and open alerts: "<rule>|<subject>"."""
+    return f"{rule_id}|{subject}"
+
+
+def split_rule_subject(name: str) -> tuple[str, str]:
+    """Split "<rule>|<subject>" at its first "|": rule ids have none, subjects may."""
+    rule_id, _, subject = name.partition("|")
+    return rule_id, subject
 
 
 class Context:
@@ -304,22 +322,28 @@ class Context:
 
     def schedule(self, due: int, rule_id: str, subject: str) -> None:
         """Check `subject` for `rule_id` when the watermark reaches `due` (once per rule and subject)."""
-        self.cancel(rule_id, subject)
-        self.state["timers"].append([due, rule_id, subject])
+        name = rule_subject(rule_id, subject)
+        self.state["timers"].pop(name, None)  # a rescheduled check goes last, as a new one does
+        self.state["timers"][name] = due
         self.engine._push(due, self.key, rule_id, subject)
 
     def pending(self, rule_id: str, subject: str) -> int | None:
         """The due time of a scheduled check, if there is one."""
-        return next((t[0] for t in self.state["timers"] if t[1] == rule_id and t[2] == subject), None)
+        due: int | None = self.state["timers"].get(rule_subject(rule_id, subject))
+        return due
+
+    def pending_for(self, subject: str) -> bool:
+        """Whether any rule has a check scheduled for `subject`."""
+        return any(split_rule_subject(name)[1] == subject for name in self.state["timers"])
 
     def cancel(self, rule_id: str, subject: str) -> None:
-        self.state["timers"] = [t for t in self.state["timers"] if not (t[1] == rule_id and t[2] == subject)]
+        self.state["timers"].pop(rule_subject(rule_id, subject), None)
 
     def is_open(self, rule_id: str, subject: str) -> bool:
-        return f"{rule_id}|{subject}" in self.state["open"]
+        return rule_subject(rule_id, subject) in self.state["open"]
 
     def open_subjects(self, rule_id: str) -> list[str]:
-        prefix = f"{rule_id}|"
+        prefix = rule_subject(rule_id, "")
         return [name[len(prefix) :] for name in self.state["open"] if name.startswith(prefix)]
 
     def raise_alert(
@@ -335,7 +359,7 @@ class Context:
     ) -> None:
         """Raise once per rule and subject. `track=False` is for a violation no later record can
         undo (a dispatch before the rest period, a back-filled record): nothing waits to resolve it."""
-        name = f"{rule_id}|{subject}"
+        name = rule_subject(rule_id, subject)
         if name in self.state["open"]:
             return
         catalogue = self.engine.catalogue
@@ -365,13 +389,13 @@ class Context:
 
     def forget(self, subject: str) -> None:
         """Stop tracking the open alerts of a subject whose state is released."""
-        for name in [name for name in self.state["open"] if name.endswith(f"|{subject}")]:
+        for name in [name for name in self.state["open"] if split_rule_subject(name)[1] == subject]:
             del self.state["open"][name]
 
     def resolve_alert(self, rule_id: str, subject: str, evidence: Iterable[str], action_at: int | None = None) -> None:
         """Close an open alert. It is late when the resolving record arrived after the alert was raised;
         `action_at` after the deadline makes the reason "action_after_deadline"."""
-        opened = self.state["open"].pop(f"{rule_id}|{subject}", None)
+        opened = self.state["open"].pop(rule_subject(rule_id, subject), None)
         if opened is None:
             return
         catalogue = self.engine.catalogue

@@ -18,7 +18,7 @@ import pytest
 from deploy.simulator import SHANGHAI, City, Violations
 from schemas.clock import encode_tick
 from streams.compliance.catalogue import load
-from streams.compliance.engine import Engine, State, ms
+from streams.compliance.engine import Engine, State, ms, split_rule_subject
 from streams.rule_stream import MemoryStore, SiteRules
 from streams.sink import Record
 from streams.topics import by_partition
@@ -186,3 +186,34 @@ def test_records_after_ones_lost_in_flight_wait_for_the_read_again(log_and_expec
     assert alerts - expected_alerts == set(), "raised only by the run with the gap"
     assert expected_alerts - alerts == set(), "missing from the run with the gap"
     assert final == expected_states
+
+
+def in_the_list_layout(store: MemoryStore) -> int:
+    """Rewrite saved pending checks as state saved before 30 November 2026 held them: a list of
+    [due, rule, subject] instead of a mapping of "<rule>|<subject>" to due. Returns the checks rewritten."""
+    rewritten = 0
+    for states in store.partitions.values():
+        for state in states.values():
+            if "timers" in state:
+                names = state["timers"]
+                state["timers"] = [[due, *split_rule_subject(name)] for name, due in names.items()]
+                rewritten += len(names)
+    return rewritten
+
+
+@pytest.mark.parametrize("stop", [1 / 3, 2 / 3])
+def test_state_saved_with_pending_checks_as_a_list_recovers_to_an_uninterrupted_run(log_and_expected, stop):
+    log, (expected_alerts, expected_states) = log_and_expected
+    store = MemoryStore()
+    rules, alerts = SiteRules(CATALOGUE, store), set()
+    at = int(len(log) * stop)
+    for batch in log[:at]:
+        alerts |= alert_keys(rules, batch)
+        asyncio.run(rules.checkpoint(rules.take_changes()))
+    assert in_the_list_layout(store) > 20
+    rules = SiteRules(CATALOGUE, store)  # started again on state in the old layout
+    for batch in log[at:]:
+        alerts |= alert_keys(rules, batch)
+        asyncio.run(rules.checkpoint(rules.take_changes()))
+    assert alerts == expected_alerts
+    assert saved(store) == expected_states  # every key saved again, in the new layout

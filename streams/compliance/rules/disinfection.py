@@ -138,7 +138,7 @@ class Disinfection:
             ctx.raise_alert("DIS-COVERAGE", "batch", batch_id, deadline, batch["evidence"], _details(batch))
 
     def _release(self, ctx: Context, batch_id: str) -> None:
-        if any(timer[2] == batch_id for timer in ctx.state["timers"]):
+        if ctx.pending_for(batch_id):
             ctx.schedule(ctx.now + RETENTION_MS, RELEASE, batch_id)
             return
         del ctx.data("batches")[batch_id]
