@@ -322,9 +322,11 @@ class Context:
 
     def schedule(self, due: int, rule_id: str, subject: str) -> None:
         """Check `subject` for `rule_id` when the watermark reaches `due` (once per rule and subject)."""
-        name = rule_subject(rule_id, subject)
-        self.state["timers"].pop(name, None)  # a rescheduled check goes last, as a new one does
-        self.state["timers"][name] = due
+        name, timers = rule_subject(rule_id, subject), self.state["timers"]
+        if timers.get(name) == due:
+            return  # scheduled for then already (a day's check, armed by each of its events)
+        timers.pop(name, None)  # a rescheduled check goes last, as a new one does
+        timers[name] = due
         self.engine._push(due, self.key, rule_id, subject)
 
     def pending(self, rule_id: str, subject: str) -> int | None:

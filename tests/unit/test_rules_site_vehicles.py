@@ -36,6 +36,18 @@ def test_site_disinfected_twice_raises_nothing():
     assert h.raised("SITE-DISINFECT") == []
 
 
+def test_a_days_events_arm_its_check_once_and_it_raises_once():
+    h = Harness()
+    h.feed(site())
+    queued = h.sites.footprint()["timers"]
+    h.feed(*(premises(at(minutes=10 * n)) for n in range(30)))  # each event of the day arms its check
+    assert h.sites.footprint()["timers"] == queued + 1
+    h.feed(premises(at(days=1)))  # the next day's: the watermark passes the first day's check
+    assert h.sites.footprint()["timers"] == queued + 1
+    h.tick(at(days=2, hours=17))
+    assert [alert.details["day"] for alert in h.raised("SITE-DISINFECT")] == ["2026-11-24"]
+
+
 def test_international_site_not_sampled_for_7_days_raises_and_sample_resolves():
     h = Harness()
     h.feed(site(international=True, since=at(days=-9)), sampled(at(days=-8)))
