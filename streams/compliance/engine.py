@@ -145,7 +145,7 @@ class Engine:
                 self._handlers.setdefault(event_type, []).append(logic)
         for key, state in self.states.items():
             timers = state.get("timers", {})
-            if isinstance(timers, list):  # saved before 30 November 2026: [[due, rule, subject], ...]
+            if isinstance(timers, list):  # the earlier layout: [[due, rule, subject], ...]
                 timers = state["timers"] = {rule_subject(rule_id, subject): due for due, rule_id, subject in timers}
                 self.dirty.add(key)  # saved again in this layout with the next changes
             for name, due in timers.items():

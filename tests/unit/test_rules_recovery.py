@@ -189,7 +189,7 @@ def test_records_after_ones_lost_in_flight_wait_for_the_read_again(log_and_expec
 
 
 def in_the_list_layout(store: MemoryStore) -> int:
-    """Rewrite saved pending checks as state saved before 30 November 2026 held them: a list of
+    """Rewrite saved pending checks as state saved by earlier versions held them: a list of
     [due, rule, subject] instead of a mapping of "<rule>|<subject>" to due. Returns the checks rewritten."""
     rewritten = 0
     for states in store.partitions.values():
