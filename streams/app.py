@@ -161,6 +161,9 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     site_rules = SiteRules(catalogue, state_table("site-rule-state"), settings.max_event_age)
     vehicle_rules = VehicleRules(catalogue, state_table("vehicle-rule-state"))
+    # Held from folding a batch until its alerts are published and (when due) its state saved, so
+    # the idle save below never writes state whose alerts are not out yet.
+    site_lock, vehicle_lock = asyncio.Lock(), asyncio.Lock()
 
     async def in_warehouse(write: Callable[[list[Item]], T], records: list[Item]) -> T:
         loop = asyncio.get_running_loop()
@@ -236,7 +239,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
             storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
             try:
-                await settle(site_rules, settings.topic_events, site_rules.handle_decoded(decoded))
+                async with site_lock:
+                    await settle(site_rules, settings.topic_events, site_rules.handle_decoded(decoded))
             finally:
                 result = await storing
             await park(result.parked)
@@ -248,8 +252,23 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             settings.sink_batch_records, within=settings.sink_flush_seconds
         )
         async for batch in batches:
-            out = vehicle_rules.handle([_record(event) for event in batch])
-            await settle(vehicle_rules, settings.topic_vehicles, out)
+            async with vehicle_lock:
+                await settle(vehicle_rules, settings.topic_vehicles, vehicle_rules.handle([_record(e) for e in batch]))
+
+    if settings.rule_save_seconds > 0:
+
+        @app.timer(settings.rule_save_seconds)  # type: ignore[untyped-decorator]
+        async def save_when_idle() -> None:
+            """Save what was folded since the last save when no batch came to save it. A batch saves
+            only when the interval has passed; without a later record (clock ticks off, or a quiet
+            partition) the last one's state would wait, and the commit with it, for good."""
+            for rules, topic, lock in (
+                (site_rules, settings.topic_events, site_lock),
+                (vehicle_rules, settings.topic_vehicles, vehicle_lock),
+            ):
+                async with lock:
+                    if rules.unsaved() and rules.save_due(settings.rule_save_seconds):
+                        await save(rules, topic)
 
     def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
         @app.agent(topic_, name=name)

@@ -110,6 +110,10 @@ class PartitionedRules:
         self._taken_at = (time.monotonic(), self.skipped_past_gaps)
         return {partition: engine.take_dirty() for partition, engine in self.engines.items()}
 
+    def unsaved(self) -> bool:
+        """Whether anything was folded or changed since the changes were last taken."""
+        return any(engine.dirty for engine in self.engines.values())
+
     def save_due(self, interval: float) -> bool:
         """Whether to save now: `interval` seconds have passed, or records wait past a gap (their
         partition's read again comes only once the commit reaches the gap, after the next save)."""

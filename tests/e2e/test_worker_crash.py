@@ -1,14 +1,15 @@
 """A worker that dies (SIGKILL) or ends itself (its watchdog) mid-stream: the restarted worker
-replays, nothing is lost or doubled."""
+replays, nothing is lost or doubled. And a worker left idle saves and commits all it has read."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from kafka import KafkaConsumer
 
 from deploy.stack import LocalStack
-from streams.watchdog import EXIT_STALLED
+from streams.watchdog import EXIT_STALLED, group_positions
 from tests import factories
 from tests.conftest import StackClient, stack_settings, wait_until
 
@@ -78,4 +79,28 @@ def test_a_worker_whose_commits_stop_ends_itself_and_the_stack_starts_it_again(k
         )
         assert counts == [{"rows": len(bodies), "ids": len(bodies)}]
     finally:
+        stack.stop()
+
+
+def test_the_last_batch_is_saved_and_committed_though_no_record_follows_it(kafka, tmp_path):
+    # No clock ticks, and a save interval the second batch falls inside: only the idle save can
+    # save that batch's rule state, and without it the events topic's commit stays behind for good.
+    settings = stack_settings(kafka.bootstrap, tmp_path, clock_tick_seconds=0, rule_save_seconds=5)
+    stack = LocalStack.from_settings(settings, own_kafka=False).start()
+    client = StackClient(stack)
+    watcher = KafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=settings.worker_group, enable_auto_commit=False)
+    try:
+        token = client.create_enterprise("ent-a")
+        assert client.post([factories.site_registered(site="site-1")], token)[0] == 202
+        wait_until(lambda: client.scalar("SELECT count() FROM raw_events") >= 1)  # the first batch, saved at once
+        assert client.post([factories.parcels_received(batch="B1", site="site-1")], token)[0] == 202
+        wait_until(lambda: client.scalar("SELECT count() FROM parcel_events") >= 1)
+        partitions = [(settings.topic_events, p) for p in watcher.partitions_for_topic(settings.topic_events) or ()]
+        assert partitions
+        wait_until(
+            lambda: all(committed >= end for committed, end in group_positions(watcher, partitions).values()),
+            timeout=30,
+        )
+    finally:
+        watcher.close(autocommit=False)
         stack.stop()
