@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import math
@@ -86,6 +87,7 @@ def wait_for_count(reader: WorkerReader, table: str, target: int, timeout: float
     raise TimeoutError(f"{table} did not reach {target} rows")
 
 
+@functools.cache  # one file per bench directory, for every stack of the run
 def live_catalogue(directory: Path) -> Path:
     """The rule catalogue with LEDGER-LATE's allowed delay beyond the simulated city's span.
 
