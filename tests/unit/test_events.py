@@ -123,6 +123,21 @@ def test_phone_number_is_rejected_but_long_digit_runs_in_ids_are_not():
     assert events.decode(_with(factories.examples()["parcels.received"], "payload.batch_id", "202611230001"))
 
 
+@pytest.mark.parametrize(
+    "text", ["13912345678", "电话13912345678", "tel:13912345678", "+8613912345678", "(0)13912345678"]
+)
+def test_phone_number_after_any_byte_but_a_letter_or_digit_is_rejected(text):
+    body = factories.examples()["anomaly.reported"]
+    with pytest.raises(events.InvalidEvent) as caught:
+        events.decode(_with(body, "payload.description", text))
+    assert caught.value.field == "payload.description"
+
+
+def test_eleven_digits_inside_a_word_are_not_a_phone_number():
+    body = factories.examples()["anomaly.reported"]
+    assert events.decode(_with(body, "payload.description", "批次A13912345678"))
+
+
 def test_sender_cannot_smuggle_a_plain_staff_id_number_as_pseudonym():
     body = factories.examples()["staff.health_checked"]
     with pytest.raises(events.InvalidEvent) as caught:
