@@ -89,7 +89,10 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = Field(0.25, description="Longest wait before a partial batch is inserted.")
     alert_flush_seconds: float = Field(0.05, description="Longest wait before alerts and deliveries are stored.")
     rule_save_seconds: float = Field(
-        1.0, ge=0, description="Longest wait before folded rule state is saved; offsets are committed only past it."
+        5.0,
+        ge=0,
+        description="Longest wait before folded rule state is saved; offsets are committed only past it, so a "
+        "crash reads up to this much of the log again (README, State).",
     )
 
     rule_catalogue: Path | None = Field(None, description="Rule catalogue YAML; default the one in streams/.")
