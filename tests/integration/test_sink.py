@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from streams.sink import Record, Sink
+from streams.warehouse import migrate
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -191,3 +192,30 @@ def test_a_replay_after_the_ledger_was_written_but_not_the_events_counts_nothing
     assert again.stored == 2
     assert batch_counts(clean_warehouse) == counted
     assert clean_warehouse.query("SELECT count() AS n FROM batch_firsts") == [{"n": 2}]
+
+
+def test_ids_stored_before_migration_014_are_still_skipped_and_new_ones_are_indexed(clean_warehouse):
+    """014 copies the dedupe index into small granules and exchanges the tables under the view."""
+    warehouse = clean_warehouse
+    warehouse.execute("CREATE TABLE event_ids_before AS event_ids ENGINE = ReplacingMergeTree ORDER BY event_id")
+    warehouse.execute("EXCHANGE TABLES event_ids AND event_ids_before")  # the layout 014 starts from
+    warehouse.execute("DROP TABLE event_ids_before")
+    warehouse.execute("ALTER TABLE schema_migrations DELETE WHERE version = 14 SETTINGS mutations_sync = 1")
+    assert "index_granularity = 256" not in event_ids_definition(warehouse)
+    stored = records(factories.site_registered(), *(factories.health_checked() for _ in range(300)))
+    assert Sink(warehouse).write(stored).stored == 301
+
+    assert migrate(warehouse) == ["014_event_ids_small_granules.sql"]
+    assert "index_granularity = 256" in event_ids_definition(warehouse)
+    assert Sink(warehouse).write(stored).duplicates == 301  # found in the copied index
+    later = records(*(factories.health_checked() for _ in range(50)), start=301)
+    assert Sink(warehouse).write(later).stored == 50
+    assert Sink(warehouse).write(later).duplicates == 50  # the view fills the exchanged table
+    assert warehouse.query("SELECT count() AS n, uniqExact(event_id) AS ids FROM event_ids") == [{"n": 351, "ids": 351}]
+
+
+def event_ids_definition(warehouse) -> str:
+    rows = warehouse.query(
+        "SELECT create_table_query AS sql FROM system.tables WHERE database = currentDatabase() AND name = 'event_ids'"
+    )
+    return str(rows[0]["sql"])
