@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import timedelta
 
 import orjson
 import pytest
 
 from streams.sink import Record, Sink
-from streams.warehouse import migrate
+from streams.warehouse import id_set, migrate
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -219,3 +220,23 @@ def event_ids_definition(warehouse) -> str:
         "SELECT create_table_query AS sql FROM system.tables WHERE database = currentDatabase() AND name = 'event_ids'"
     )
     return str(rows[0]["sql"])
+
+
+def test_looking_up_an_alert_id_reads_one_granule_not_the_table(clean_warehouse):
+    """Alerts are sorted by division and rule first; the id's bloom filter (015) finds its granule."""
+    clean_warehouse.execute(
+        "INSERT INTO alerts (alert_id, alert_type, rule_id, division_code, at) "
+        "SELECT generateUUIDv4(number), 'alert.raised', ['DIS-IMPORT', 'STAFF-FEVER', 'VEH-ROUTE'][1 + number % 3], "
+        "toString(330100 + number % 13), toDateTime64('2026-11-23 08:00:00', 3, 'Asia/Shanghai') FROM numbers(50000)"
+    )
+    wanted = clean_warehouse.query("SELECT toString(alert_id) AS id FROM alerts ORDER BY alert_id LIMIT 1 OFFSET 30000")
+    plan = "\n".join(
+        row["explain"]
+        for row in clean_warehouse.query(
+            f"EXPLAIN indexes = 1 SELECT alert_id FROM alerts WHERE alert_id IN {id_set([wanted[0]['id']])}"
+        )
+    )
+    table = re.search(r"Partition\n.*\n.*\n\s*Granules: \d+/(\d+)", plan)
+    assert table is not None, plan
+    assert int(table.group(1)) >= 6, plan
+    assert re.search(r"Parts: 1 \| Granules: 1\n", plan), plan
