@@ -1,6 +1,8 @@
 """`make bench`: Tongfang's figures beside the ceiling of the same work, on this machine.
 
-Every stage runs on a real Kafka broker and real chDB started here, in a temporary directory:
+Every stage runs on a real Kafka broker and real chDB started here, in a temporary directory under
+--workdir (by default the stack's data directory, so on the disk the stack writes to, not a /tmp
+that may be memory):
   1. end to end: simulated city -> HTTP ingest (batches) -> Kafka -> faust worker -> chDB,
      events/s of a burst posted as fast as it goes, then the same city paced at each rate of
      --paced in turn (by default a half, a quarter and an eighth of the burst's end-to-end rate)
@@ -13,7 +15,9 @@ Every stage runs on a real Kafka broker and real chDB started here, in a tempora
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
   4. dashboard panels: every panel query's p50/p95 over N generated events (10 M by default);
   5. peak memory (VmHWM) of each process.
-Prints a table and writes JSON to bench/results/.
+Prints a table and writes JSON to bench/results/, with the machine: cores, memory, the working
+directory's file system and what creating a file there costs (ClickHouse writes about a dozen files
+for every part, and every insert writes a part into each table its views fill).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import functools
 import itertools
 import json
 import math
+import os
 import shutil
 import statistics
 import tempfile
@@ -69,6 +74,45 @@ def city_days(city: City) -> Iterator[dict[str, Any]]:
     while True:
         yield from city.events(day, 24)
         day += timedelta(days=1)
+
+
+def machine(directory: Path) -> dict[str, Any]:
+    """Where the figures were measured: cores, memory, and the working directory's file system."""
+    memory_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024**2, 1),
+        "workdir": str(directory.parent.resolve()),
+        "filesystem": filesystem(directory),
+        "file_create_ms": file_create_ms(directory),
+    }
+
+
+def filesystem(path: Path, mounts: Path = Path("/proc/mounts")) -> str:
+    """The type of the file system holding `path` (the longest mount point above it)."""
+    resolved, best = str(path.resolve()), ("", "unknown")
+    for line in mounts.read_text().splitlines():
+        point, kind = line.split()[1:3]
+        inside = resolved == point or resolved.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best[0]):
+            best = (point, kind)
+    return best[1]
+
+
+def file_create_ms(directory: Path, files: int = 200) -> float:
+    """Median time to create, write and close one small file in a fresh directory under `directory`."""
+    probe = Path(tempfile.mkdtemp(prefix="file-create-", dir=directory))
+    times = []
+    try:
+        for n in range(files):
+            began = time.perf_counter()
+            (probe / f"f{n}").write_bytes(b"x" * 100)
+            times.append(time.perf_counter() - began)
+    finally:
+        shutil.rmtree(probe)
+    return round(statistics.median(times) * 1000, 3)
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -532,6 +576,13 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Settings().data_dir,
+        help="where the run's brokers and warehouses live, in a temporary directory removed after "
+        "(default: the stack's data directory)",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy on the worker and ingest during the burst: top functions"
     )
     parser.add_argument(
@@ -539,9 +590,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     stages = set(args.stages.split(","))
-    result: dict[str, Any] = {"machine": "2 cores, 24 GiB"}
-    with tempfile.TemporaryDirectory(prefix="tongfang-bench-") as tmp:
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tongfang-bench-", dir=args.workdir) as tmp:
         directory = Path(tmp)
+        result: dict[str, Any] = {"machine": machine(directory)}
         if "alerts" in stages:
             result |= alerts(directory)
         if "pipeline" in stages:
@@ -655,6 +707,12 @@ def print_table(result: dict[str, Any]) -> None:
             ),
         ]
     width = max(len(row[0]) for row in shown)
+    if "machine" in r:
+        m = r["machine"]
+        print(
+            f"\n{m['cpus']} cores, {m['memory_gib']} GiB; working in {m['workdir']} ({m['filesystem']}), "
+            f"where creating a file takes {m['file_create_ms']} ms"
+        )
     print(f"\n{'measure':<{width}}  {'figure':<40}  target")
     for name, text, target in shown:
         print(f"{name:<{width}}  {text:<40}  {target}")
