@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -112,6 +112,32 @@ class TableStore:
         await asyncio.gather(*sent)
 
 
+@dataclass
+class Folding:
+    """Rules, the topic they fold, and the lock held from folding a batch until its alerts are
+    published and (when due) its state saved, so that no save writes state whose alerts are not
+    out yet, and two saves never overlap."""
+
+    rules: SiteRules | VehicleRules
+    topic: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def hand_back(
+    revoked: set[TP],
+    foldings: Iterable[Folding],
+    save: Callable[[SiteRules | VehicleRules, str], Awaitable[None]],
+) -> None:
+    """On revocation: save what is folded (it would be lost with the engines), then drop the engines
+    of the partitions going elsewhere. Under each lock: faust waits for the batches under way to be
+    acknowledged before it revokes, but the idle save may be writing, and a save beside it would
+    mark its offsets saved before its state is."""
+    for folding in foldings:
+        async with folding.lock:
+            await save(folding.rules, folding.topic)
+            folding.rules.forget({tp.partition for tp in revoked if tp.topic == folding.topic})
+
+
 def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -> faust.App:
     app = App(
         settings.worker_group,
@@ -161,9 +187,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     site_rules = SiteRules(catalogue, state_table("site-rule-state"), settings.max_event_age)
     vehicle_rules = VehicleRules(catalogue, state_table("vehicle-rule-state"))
-    # Held from folding a batch until its alerts are published and (when due) its state saved, so
-    # the idle save below never writes state whose alerts are not out yet.
-    site_lock, vehicle_lock = asyncio.Lock(), asyncio.Lock()
+    site = Folding(site_rules, settings.topic_events)
+    vehicles = Folding(vehicle_rules, settings.topic_vehicles)
 
     async def in_warehouse(write: Callable[[list[Item]], T], records: list[Item]) -> T:
         loop = asyncio.get_running_loop()
@@ -239,7 +264,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
             storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
             try:
-                async with site_lock:
+                async with site.lock:
                     await settle(site_rules, settings.topic_events, site_rules.handle_decoded(decoded))
             finally:
                 result = await storing
@@ -252,7 +277,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             settings.sink_batch_records, within=settings.sink_flush_seconds
         )
         async for batch in batches:
-            async with vehicle_lock:
+            async with vehicles.lock:
                 await settle(vehicle_rules, settings.topic_vehicles, vehicle_rules.handle([_record(e) for e in batch]))
 
     if settings.rule_save_seconds > 0:
@@ -262,13 +287,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             """Save what was folded since the last save when no batch came to save it. A batch saves
             only when the interval has passed; without a later record (clock ticks off, or a quiet
             partition) the last one's state would wait, and the commit with it, for good."""
-            for rules, topic, lock in (
-                (site_rules, settings.topic_events, site_lock),
-                (vehicle_rules, settings.topic_vehicles, vehicle_lock),
-            ):
-                async with lock:
-                    if rules.unsaved() and rules.save_due(settings.rule_save_seconds):
-                        await save(rules, topic)
+            for folding in (site, vehicles):
+                async with folding.lock:
+                    if folding.rules.unsaved() and folding.rules.save_due(settings.rule_save_seconds):
+                        await save(folding.rules, folding.topic)
 
     def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
         @app.agent(topic_, name=name)
@@ -284,11 +306,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        revoked: set[Any] = args[0]
-        await save(site_rules, settings.topic_events)  # what is folded but not saved would be lost with the engines
-        await save(vehicle_rules, settings.topic_vehicles)
-        site_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_events})
-        vehicle_rules.forget({tp.partition for tp in revoked if tp.topic == settings.topic_vehicles})
+        await hand_back(args[0], (site, vehicles), save)
 
     if settings.clock_tick_seconds > 0:
 
