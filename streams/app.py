@@ -123,18 +123,14 @@ class Folding:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-async def hand_back(
-    revoked: set[TP],
-    foldings: Iterable[Folding],
-    save: Callable[[SiteRules | VehicleRules, str], Awaitable[None]],
-) -> None:
+async def hand_back(revoked: set[TP], foldings: Iterable[Folding], save: Callable[[Folding], Awaitable[None]]) -> None:
     """On revocation: save what is folded (it would be lost with the engines), then drop the engines
     of the partitions going elsewhere. Under each lock: faust waits for the batches under way to be
     acknowledged before it revokes, but the idle save may be writing, and a save beside it would
     mark its offsets saved before its state is."""
     for folding in foldings:
         async with folding.lock:
-            await save(folding.rules, folding.topic)
+            await save(folding)
             folding.rules.forget({tp.partition for tp in revoked if tp.topic == folding.topic})
 
 
@@ -231,20 +227,20 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
                 reason=letter.reason,
             )
 
-    async def settle(rules: SiteRules | VehicleRules, topic: str, out: Output) -> None:
+    async def settle(folding: Folding, out: Output) -> None:
         """Alerts first, then (now and then) state: a crash before the state is saved reads the
         records again and raises their alerts again, with the same ids."""
         await until_done("publish", lambda: publish(out), app.retrying)
-        if rules.save_due(settings.rule_save_seconds):
-            await save(rules, topic)
+        if folding.rules.save_due(settings.rule_save_seconds):
+            await save(folding)
         for alert in out.alerts:
             log.info("alert", type=type(alert).__name__, rule=alert.rule_id, site=alert.site_id, id=alert.alert_id)
 
-    async def save(rules: SiteRules | VehicleRules, topic: str) -> None:
+    async def save(folding: Folding) -> None:
         """Save the state folded so far; then the commit may pass the records it covers."""
-        folded, changes = rules.folded(), rules.take_changes()
-        await until_done("checkpoint", lambda: rules.checkpoint(changes), app.retrying)
-        app.saved_through.update({TP(topic, partition): offset + 1 for partition, offset in folded.items()})
+        folded, changes = folding.rules.folded(), folding.rules.take_changes()
+        await until_done("checkpoint", lambda: folding.rules.checkpoint(changes), app.retrying)
+        app.saved_through.update({TP(folding.topic, p): offset + 1 for p, offset in folded.items()})
 
     app.gated_topics |= {settings.topic_events, settings.topic_vehicles}
 
@@ -265,7 +261,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
             try:
                 async with site.lock:
-                    await settle(site_rules, settings.topic_events, site_rules.handle_decoded(decoded))
+                    await settle(site, site_rules.handle_decoded(decoded))
             finally:
                 result = await storing
             await park(result.parked)
@@ -278,7 +274,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         )
         async for batch in batches:
             async with vehicles.lock:
-                await settle(vehicle_rules, settings.topic_vehicles, vehicle_rules.handle([_record(e) for e in batch]))
+                await settle(vehicles, vehicle_rules.handle([_record(e) for e in batch]))
 
     if settings.rule_save_seconds > 0:
 
@@ -290,7 +286,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             for folding in (site, vehicles):
                 async with folding.lock:
                     if folding.rules.unsaved() and folding.rules.save_due(settings.rule_save_seconds):
-                        await save(folding.rules, folding.topic)
+                        await save(folding)
 
     def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
         @app.agent(topic_, name=name)

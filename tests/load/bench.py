@@ -78,12 +78,9 @@ def city_days(city: City) -> Iterator[dict[str, Any]]:
 
 def machine(directory: Path) -> dict[str, Any]:
     """Where the figures were measured: cores, memory, and the working directory's file system."""
-    memory_kib = next(
-        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
-    )
     return {
         "cpus": os.cpu_count(),
-        "memory_gib": round(memory_kib / 1024**2, 1),
+        "memory_gib": round(proc_kib(Path("/proc/meminfo"), "MemTotal") / 1024**2, 1),
         "workdir": str(directory.parent.resolve()),
         "filesystem": filesystem(directory),
         "file_create_ms": file_create_ms(directory),
@@ -116,10 +113,15 @@ def file_create_ms(directory: Path, files: int = 200) -> float:
 
 
 def peak_memory_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    return round(proc_kib(Path(f"/proc/{pid}/status"), "VmHWM") / 1024, 1)
+
+
+def proc_kib(path: Path, key: str) -> int:
+    """A "Key:   123 kB" line of a /proc file, in kB (0 when absent)."""
+    for line in path.read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    return 0
 
 
 def wait_for_count(reader: WorkerReader, table: str, target: int, timeout: float = 900) -> float:

@@ -28,14 +28,14 @@ def test_the_hand_back_waits_for_an_idle_save_under_way_then_drops_only_revoked_
     steps: list[str] = []
     writing = asyncio.Event()
 
-    async def save(rules, topic: str) -> None:
-        steps.append(f"save {topic}")
+    async def save(folding: Folding) -> None:
+        steps.append(f"save {folding.topic}")
         await writing.wait()  # writes land once the test lets them: the idle save's is in flight till then
-        steps.append(f"saved {topic}")
+        steps.append(f"saved {folding.topic}")
 
     async def idle_save() -> None:
         async with site.lock:
-            await save(site.rules, site.topic)
+            await save(site)
 
     async def scenario() -> None:
         idle = asyncio.create_task(idle_save())
