@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -34,7 +35,7 @@ class Ingest:
     settings: Settings
     registry: Registry
     producer: EventProducer
-    in_flight: set[str] = field(default_factory=set)
+    in_flight: set[uuid.UUID] = field(default_factory=set)
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))
 
     async def post_events(self, request: web.Request) -> web.Response:
@@ -66,7 +67,7 @@ class Ingest:
             )
         finally:
             self.in_flight.difference_update(ids)
-        acked: list[str] = []
+        acked: list[uuid.UUID] = []
         for record, result in zip(records, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("kafka_send_failed", error=repr(result), events=len(record.indexes))
@@ -74,7 +75,7 @@ class Ingest:
                     outcomes[index] = Outcome(
                         index,
                         "failed",
-                        event_id,
+                        str(event_id),
                         "$",
                         "not acknowledged by Kafka; nothing was accepted, retry with the same event_id",
                         "unavailable",

@@ -6,6 +6,7 @@ ownership, and duplicate ids, in the order the events were posted.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,7 +49,7 @@ class KafkaRecord:
     value: bytes
     partition: int
     indexes: list[int]
-    event_ids: list[str]
+    event_ids: list[uuid.UUID]
 
 
 @dataclass
@@ -61,7 +62,7 @@ def assess(
     raws: list[msgspec.Raw],
     enterprise: Enterprise,
     registry: Registry,
-    in_flight: set[str],
+    in_flight: set[uuid.UUID],
     now: datetime | None = None,
     max_age: timedelta = timedelta(days=400),
 ) -> Intake:
@@ -84,27 +85,27 @@ def assess(
 
     me = enterprise.enterprise_id
     owners = registry.site_owners(event.site_id for _, event in valid)
-    known = registry.known_event_ids(str(event.event_id) for _, event in valid)
-    seen: set[str] = set()
+    known = registry.known_event_ids(event.event_id for _, event in valid)
+    seen: set[uuid.UUID] = set()
     claims: list[str] = []
     intake = Intake(outcomes=[])
     for index, event in valid:
-        event_id = str(event.event_id)
+        event_id = event.event_id
         if event_id in known and known[event_id] != me:
-            outcomes[index] = _rejected(index, event_id, "event_id", "this event_id is already taken", "conflict")
+            outcomes[index] = _rejected(index, str(event_id), "event_id", "this event_id is already taken", "conflict")
             continue
         if event_id in known or event_id in seen or event_id in in_flight:
-            outcomes[index] = Outcome(index, "duplicate", event_id)
+            outcomes[index] = Outcome(index, "duplicate", str(event_id))
             continue
         owner = owners.get(event.site_id)
         if owner is not None and owner != me:
             outcomes[index] = _rejected(
-                index, event_id, "site_id", "the site is registered to another enterprise", "forbidden"
+                index, str(event_id), "site_id", "the site is registered to another enterprise", "forbidden"
             )
             continue
         if owner is None and not isinstance(event, SiteRegistered):
             outcomes[index] = _rejected(
-                index, event_id, "site_id", "the site is not registered; post site.registered first", "forbidden"
+                index, str(event_id), "site_id", "the site is not registered; post site.registered first", "forbidden"
             )
             continue
         if owner is None:
@@ -112,7 +113,7 @@ def assess(
             claims.append(event.site_id)
         seen.add(event_id)
         intake.accepted.append((index, event))
-        outcomes[index] = Outcome(index, "accepted", event_id)
+        outcomes[index] = Outcome(index, "accepted", str(event_id))
 
     if claims:
         _claim(registry, me, claims, intake, outcomes)
@@ -168,7 +169,7 @@ def pack(accepted: Iterable[tuple[int, events.AnyEvent]], max_events: int, parti
                     value=events.encode(stamped),
                     partition=partition,
                     indexes=[index for index, _ in chunk],
-                    event_ids=[str(event.event_id) for _, event in chunk],
+                    event_ids=[event.event_id for _, event in chunk],
                 )
             )
     return records

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import msgspec
@@ -80,7 +81,7 @@ def test_policy_events_are_not_for_enterprises(registry):
 def test_repeated_ids_are_duplicates_for_the_owner_and_a_conflict_for_others(registry):
     assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     first = factories.parcels_received()
-    registry.remember_event_ids("ent-a", [first["event_id"]])
+    registry.remember_event_ids("ent-a", [uuid.UUID(first["event_id"])])
     again_in_batch = factories.parcels_received()
     intake = assess(raws(first, again_in_batch, again_in_batch), ENT_A, registry, set(), NOW)
     assert [o.status for o in intake.outcomes] == ["duplicate", "accepted", "duplicate"]
@@ -96,7 +97,7 @@ def test_repeated_ids_are_duplicates_for_the_owner_and_a_conflict_for_others(reg
 def test_id_in_flight_in_another_request_is_a_duplicate(registry):
     assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     body = factories.parcels_received()
-    intake = assess(raws(body), ENT_A, registry, {body["event_id"]}, NOW)
+    intake = assess(raws(body), ENT_A, registry, {uuid.UUID(body["event_id"])}, NOW)
     assert intake.outcomes[0].status == "duplicate"
 
 
