@@ -184,16 +184,15 @@ class Sink:
     ) -> list[tuple[events.AnyEvent, Record, int]]:
         if not decoded:
             return []
-        ids = sorted({str(event.event_id) for event, _, _ in decoded})
+        ids = [str(event.event_id) for event, _, _ in decoded]
         stored = {
             row["id"]
             for row in self._warehouse.query(
-                f"SELECT DISTINCT toString(event_id) AS id FROM event_ids WHERE event_id IN {id_set(ids)}"
+                f"SELECT DISTINCT toString(event_id) AS id FROM event_ids WHERE event_id IN {id_set(sorted(set(ids)))}"
             )
         }
         fresh = []
-        for item in decoded:
-            event_id = str(item[0].event_id)
+        for item, event_id in zip(decoded, ids, strict=True):
             if event_id in stored:
                 result.duplicates += 1
                 continue
