@@ -1,7 +1,9 @@
 """The envelope every event carries, and the constrained field types the families share.
 
 Events are msgspec Structs: frozen, unknown fields forbidden, tagged by `event_type`. Each family
-module subclasses `Event` with its tag and a typed `payload`.
+module subclasses `Event` with its tag and a typed `payload`. Events and payloads are left out of
+the garbage collector's tracking (gc=False): decoded from JSON and frozen, they hold values and
+lists of values, never a cycle, and a batch of them no longer prompts collections.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ Latitude = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Longitude = Annotated[float, Meta(ge=-180.0, le=180.0)]
 
 
-class Event(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="event_type"):
+class Event(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="event_type", gc=False):
     """Envelope fields. `received_at` is set by the server; a sender's value is replaced."""
 
     event_id: uuid.UUID
@@ -61,5 +63,5 @@ class Event(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_f
     actor_id: Pseudonym | None = None
 
 
-class Payload(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Payload(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """Base of every payload: frozen, no unknown fields."""

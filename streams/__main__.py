@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -17,8 +18,17 @@ from streams.logs import configure
 from streams.topics import ensure_topics
 from streams.warehouse import WarehouseError, migrate, open_warehouse
 
+# Young collections every 20 000 tracked allocations rather than 700, and the older generations
+# after 50 of the one below rather than 10. The worker keeps its rule state in memory, a great many
+# small dicts and lists; with Python's defaults about 18 full collections of it ran while storing
+# 300 000 events, 0.2 s each with the GIL held, and collecting took about a tenth of the worker's
+# CPU. Almost all its garbage is freed by reference counting when it is dropped; the collector is
+# only for cycles.
+GC_THRESHOLDS = (20_000, 50, 50)
+
 
 def main() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
     settings = Settings()
     configure(settings.log_level)
     use_event_loop(settings)
