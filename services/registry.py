@@ -85,9 +85,11 @@ class Registry:
                 self._db.executescript(_SCHEMA)
                 _move_text_ids(self._db)
         # Every accepted id lands at a random place in the id index, so a batch dirties hundreds of
-        # pages: checkpointing every 10 000 pages (40 MB of log) rather than SQLite's 1 000 writes a
+        # pages: checkpointing every 4 000 pages (16 MB of log) rather than SQLite's 1 000 writes a
         # page changed by several batches once, and a larger cache keeps more of the index in memory.
-        self._db.execute("PRAGMA wal_autocheckpoint=10000")
+        # The batch that checkpoints waits for it: at 600 000 ids a batch's p99 was 65 ms, against
+        # 32 ms with SQLite's default and 118 ms checkpointing every 10 000 pages.
+        self._db.execute("PRAGMA wal_autocheckpoint=4000")
         self._db.execute("PRAGMA cache_size=-65536")
         # Claims are never undone or changed (INSERT OR IGNORE: the first enterprise keeps the site),
         # so a site's owner, once read, is kept here; a site not yet claimed is looked up each time.
