@@ -209,10 +209,12 @@ def _digest(token: str) -> str:
 
 def _move_text_ids(db: sqlite3.Connection) -> None:
     """Registries written before accepted_ids kept the ids as text in event_ids: move them over, in
-    the order they were accepted, once."""
+    the order they were accepted, once. Only a registry that has them takes the write lock for it."""
+    if not _has_text_ids(db):
+        return
     with db:
         db.execute("BEGIN IMMEDIATE")
-        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_ids'").fetchone() is None:
+        if not _has_text_ids(db):  # another process opening the file moved them first
             return
         rows = db.execute("SELECT event_id, enterprise_id, accepted_at FROM event_ids ORDER BY accepted_at")
         db.executemany(
@@ -220,6 +222,10 @@ def _move_text_ids(db: sqlite3.Connection) -> None:
             ((uuid.UUID(event_id).bytes, enterprise_id, accepted_at) for event_id, enterprise_id, accepted_at in rows),
         )
         db.execute("DROP TABLE event_ids")
+
+
+def _has_text_ids(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_ids'").fetchone() is not None
 
 
 def _chunks(items: list[T], size: int = 900) -> Iterable[list[T]]:
