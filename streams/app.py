@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -186,11 +186,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     site = Folding(site_rules, settings.topic_events)
     vehicles = Folding(vehicle_rules, settings.topic_vehicles)
 
-    async def in_warehouse(write: Callable[[list[Item]], T], records: list[Item]) -> T:
-        loop = asyncio.get_running_loop()
-        return await until_done(
-            "warehouse_insert", lambda: loop.run_in_executor(executor, write, records), app.retrying
-        )
+    def in_warehouse(write: Callable[[list[Item]], T], records: list[Item]) -> Awaitable[T]:
+        return in_thread("warehouse_insert", executor, lambda: write(records), app.retrying)
 
     async def publish(out: Output) -> None:
         """Send alerts and re-keyed records and wait for the acks, before rule state is saved."""
@@ -337,6 +334,21 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     register_pages(app, warehouse, executor, report)
     return app
+
+
+def in_thread(action: str, executor: Executor, work: Callable[[], T], retrying: Counter[str]) -> Awaitable[T]:
+    """Run `work` in `executor` until it succeeds (`until_done`), its first attempt submitted now.
+
+    Not when the event loop next runs: the worker starts a batch's insert and then evaluates the
+    rules, which hold the loop for as long as they take (seconds for a large batch), and the insert
+    is to run in the warehouse thread meanwhile, not after them."""
+    loop = asyncio.get_running_loop()
+    attempts: list[asyncio.Future[T]] = [loop.run_in_executor(executor, work)]
+
+    def attempt() -> asyncio.Future[T]:
+        return attempts.pop() if attempts else loop.run_in_executor(executor, work)
+
+    return until_done(action, attempt, retrying)
 
 
 async def until_done(action: str, attempt_once: Callable[[], Awaitable[T]], retrying: Counter[str]) -> T:
