@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="Longest wait of the worker's Kafka fetch for records to come: it bounds how long new records "
         "on a busy partition can wait for a fetch of the quiet ones (faust's own is 1 500; README, Benchmark).",
     )
+    worker_fetch_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most bytes the worker's Kafka fetch takes from one partition (faust's own is 1 MiB): a "
+        "backlog is worked off in batches as large as one fetch of each partition (README, Benchmark).",
+    )
     sink_batch_records: int = Field(2000, description="Kafka records the sink gathers before one insert.")
     sink_flush_seconds: float = Field(0.25, description="Longest wait before a partial batch is inserted.")
     alert_flush_seconds: float = Field(0.05, description="Longest wait before alerts and deliveries are stored.")

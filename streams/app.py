@@ -153,6 +153,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         fetch_wait_ms=settings.worker_fetch_wait_ms,
+        consumer_max_fetch_size=settings.worker_fetch_bytes,
     )
 
     def topic(name: str) -> faust.TopicT:
@@ -258,7 +259,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
             try:
                 async with site.lock:
-                    await settle(site, site_rules.handle_decoded(decoded))
+                    await settle(site, await site_rules.fold(decoded))
             finally:
                 result = await storing
             await park(result.parked)
@@ -340,8 +341,8 @@ def in_thread(action: str, executor: Executor, work: Callable[[], T], retrying: 
     """Run `work` in `executor` until it succeeds (`until_done`), its first attempt submitted now.
 
     Not when the event loop next runs: the worker starts a batch's insert and then evaluates the
-    rules, which hold the loop for as long as they take (seconds for a large batch), and the insert
-    is to run in the warehouse thread meanwhile, not after them."""
+    rules on the loop's thread, and the insert is to run in the warehouse thread from the start, not
+    from the rules' first pause (or, as it did before, after them)."""
     loop = asyncio.get_running_loop()
     attempts: list[asyncio.Future[T]] = [loop.run_in_executor(executor, work)]
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import cast
 
 import pytest
 from faust.types import TP
 
+from streams.app import create_app
+from streams.compliance.catalogue import load
 from streams.consumer import App, Consumer
+from streams.warehouse import Warehouse
+from tests.conftest import stack_settings
 
 EVENTS = TP("events", 0)
 
@@ -81,3 +87,19 @@ def test_the_fetch_waits_as_long_as_the_app_says_not_faust_s_fixed_1_5_s() -> No
         return wait
 
     assert asyncio.run(created_wait()) == 120
+
+
+def test_the_worker_fetches_as_much_of_a_partition_as_the_setting_says(tmp_path: Path) -> None:
+    """faust's 1 MiB a partition would cut a backlog into batches of about 100 records (README, Benchmark)."""
+
+    async def created_fetch_bytes() -> int:
+        settings = stack_settings("127.0.0.1:9", tmp_path, worker_fetch_bytes=3 * 1024 * 1024)
+        app = create_app(settings, cast("Warehouse", object()), load())  # not queried before the worker runs
+        consumer = app.consumer
+        assert isinstance(consumer, Consumer)
+        kafka_consumer = consumer._thread._create_worker_consumer(app.transport)
+        fetched = int(kafka_consumer._max_partition_fetch_bytes)
+        await kafka_consumer.stop()
+        return fetched
+
+    assert asyncio.run(created_fetch_bytes()) == 3 * 1024 * 1024
