@@ -15,7 +15,7 @@ from typing import Any
 
 from schemas.envelope import Event
 from schemas.parcels import ParcelsDisinfected, ParcelsDispatched, ParcelsReceived
-from streams.compliance.engine import Context, ms
+from streams.compliance.engine import Context
 
 RETENTION_MS = int(timedelta(days=8) / timedelta(milliseconds=1))
 DEADLINE_RULES = ("DIS-IMPORT", "DIS-DOMESTIC")
@@ -88,7 +88,7 @@ class Disinfection:
     def _received(self, ctx: Context, event: ParcelsReceived) -> None:
         payload = event.payload
         batch = self._batch(ctx, payload.batch_id)
-        at = ms(event.occurred_at)
+        at = ctx.now
         batch["received"] = at if batch["received"] is None else min(batch["received"], at)
         batch["origin"] = payload.origin
         batch["received_items"] += payload.item_count
@@ -103,12 +103,12 @@ class Disinfection:
     def _disinfected(self, ctx: Context, event: ParcelsDisinfected) -> None:
         batch_id = event.payload.batch_id
         batch = self._batch(ctx, batch_id)
-        at = ms(event.occurred_at)
+        at = ctx.now
         first = batch["first_disinfected"]
         batch["first_disinfected"] = at if first is None else min(first, at)
         batch["disinfected_items"] += event.payload.item_count
-        batch["evidence"].append(str(event.event_id))
         evidence = [str(event.event_id)]
+        batch["evidence"] += evidence
         for rule_id in DEADLINE_RULES:
             ctx.resolve_alert(rule_id, batch_id, evidence, action_at=at)
         if batch["disinfected_items"] >= batch["received_items"]:
@@ -119,7 +119,7 @@ class Disinfection:
     def _dispatched(self, ctx: Context, event: ParcelsDispatched) -> None:
         batch_id = event.payload.batch_id
         batch = self._batch(ctx, batch_id)
-        at = ms(event.occurred_at)
+        at = ctx.now
         batch["dispatched"] = at if batch["dispatched"] is None else min(batch["dispatched"], at)
         batch["evidence"].append(str(event.event_id))
         ctx.schedule(batch["dispatched"], "DIS-BEFORE-DISPATCH", batch_id)

@@ -18,7 +18,7 @@ class LedgerLate:
     def observe(self, ctx: Context, event: Event) -> None:
         if event.received_at is None:
             return
-        occurred, received = ms(event.occurred_at), ms(event.received_at)
+        occurred, received = ctx.now, ms(event.received_at)
         allowed = ms_of(ctx.limits("LEDGER-LATE", occurred).max_delay)
         if received - occurred > allowed:
             ctx.raise_alert(

@@ -12,7 +12,7 @@ import calendar
 from schemas.envelope import Event
 from schemas.parcels import EnvironmentSampled, PremisesDisinfected, SiteInspected
 from schemas.registry import SiteRegistered
-from streams.compliance.engine import SHANGHAI_OFFSET_MS, Context, day_label, day_start, local_day, ms, to_datetime
+from streams.compliance.engine import SHANGHAI_OFFSET_MS, Context, day_label, day_start, local_day, to_datetime
 from streams.compliance.rules.disinfection import ms_of
 
 KEEP_DAYS = 7
@@ -22,7 +22,7 @@ class Sites:
     events: tuple[type[Event], ...] = (SiteRegistered, PremisesDisinfected, EnvironmentSampled, SiteInspected)
 
     def observe(self, ctx: Context, event: Event) -> None:
-        at = ms(event.occurred_at)
+        at = ctx.now
         if isinstance(event, SiteRegistered):
             self._registered(ctx, event, at)
         elif isinstance(event, PremisesDisinfected):
@@ -128,7 +128,7 @@ class ActiveDays:
         self.events = event_types
 
     def observe(self, ctx: Context, event: Event) -> None:
-        day = local_day(ms(event.occurred_at))
+        day = local_day(ctx.now)
         if day_start(day + 1) > ctx.watermark:
             ctx.schedule(day_start(day + 1), "SITE-DISINFECT", str(day))
 

@@ -36,7 +36,7 @@ class Staff:
     )
 
     def observe(self, ctx: Context, event: Event) -> None:
-        at = ms(event.occurred_at)
+        at = ctx.now
         if isinstance(event, StaffEnrolled):
             self._enrolled(ctx, event, at)
         elif isinstance(event, StaffLeft):

@@ -24,7 +24,7 @@ class Vehicles:
     events: tuple[type[Event], ...] = (RoutePlanned, VehicleDeparted, VehicleArrived, VehicleStopped)
 
     def observe(self, ctx: Context, event: Event) -> None:
-        at = ms(event.occurred_at)
+        at = ctx.now
         if isinstance(event, RoutePlanned):
             self._planned(ctx, event)
         elif isinstance(event, VehicleDeparted):
