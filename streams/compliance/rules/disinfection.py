@@ -11,6 +11,7 @@ tracking of its open alerts) is released when its retention has passed and no ch
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from schemas.envelope import Event
@@ -161,5 +162,6 @@ def _details(batch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@cache  # the catalogue's few durations, asked for about once an event (1.7 % of the worker in a burst)
 def ms_of(duration: timedelta) -> int:
     return int(duration / timedelta(milliseconds=1))
