@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_event_age_days: int = Field(400, ge=1, description="Older events are refused (a future one always is).")
     dedupe_window_days: int = Field(30, description="How long ingest remembers event ids to answer duplicate.")
     record_max_events: int = Field(500, description="Most events ingest puts in one Kafka record.")
+    ingest_compression: Literal["lz4", "zstd", "gzip", "none"] = Field(
+        "lz4", description="How ingest compresses the record batches it produces (the consumers decompress)."
+    )
 
     worker_group: str = Field(
         "tongfang-worker", description="faust app id: the workers' consumer group and changelog topic prefix."

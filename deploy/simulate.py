@@ -85,7 +85,12 @@ async def to_kafka(settings: Settings, events: Iterable[dict[str, Any]], rate: f
 
     from streams.topics import by_partition
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", linger_ms=5)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        acks="all",
+        linger_ms=5,
+        compression_type=None if settings.ingest_compression == "none" else settings.ingest_compression,  # as ingest
+    )
     pacer, sent = Pacer(rate), 0
     partitions = len(producer.partitions_for(settings.topic_events))
     for batch in batches(events, size):  # grouped by partition as the ingest API does (services.ingest.intake.pack)
