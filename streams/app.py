@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import faust
 import orjson
 import structlog
-from faust.types import TP
+from faust.types import TP, ProducerT
 from tenacity import AsyncRetrying, RetryCallState, stop_never, wait_exponential
 
 from deploy.settings import Settings
@@ -94,21 +94,31 @@ class TableStore:
     is JSON too, so state saved before reads back the same.
     """
 
-    def __init__(self, table: faust.Table) -> None:  # type: ignore[type-arg]
+    def __init__(self, table: faust.Table, producer: ProducerT) -> None:  # type: ignore[type-arg]
         self._table = table
+        self._producer = producer
 
     def load(self, partition: int) -> dict[str, Any]:
         prefix = f"{partition}|"
         return {key[len(prefix) :]: orjson.loads(value) for key, value in self._table.items() if key.startswith(prefix)}
 
     async def save(self, partition: int, states: dict[str, Any]) -> None:
-        """Write to the table and its changelog, and wait for Kafka's acks. (Setting items would
-        leave the writes in faust's buffer, which its commit flushes only for up to 0.1 s.)"""
+        """Write to the table and its changelog, and wait for Kafka's acks.
+
+        Straight to the producer, keys encoded as faust encodes them, so recovery reads them back.
+        (`Table.send_changelog` queues each message in faust's producer buffer, sent one at a time;
+        a save of hundreds of sites filled it past its 100 messages and paused every stream until it
+        drained, with a warning each time. Setting items would leave the writes in that buffer,
+        which faust's commit flushes only for up to 0.1 s. Its callback on each send keeps offsets
+        for RocksDB, which the memory store does not use.)"""
+        changelog = self._table.changelog_topic
+        topic = changelog.get_topic_name()
         sent = []
         for key, state in states.items():
             name, value = f"{partition}|{key}", orjson.dumps(state)
             self._table.data[name] = value
-            sent.append(self._table.send_changelog(partition, name, value))
+            encoded_key, _ = changelog.prepare_key(name, None, None)
+            sent.append(await self._producer.send(topic, encoded_key, value, partition, None, None))
         await asyncio.gather(*sent)
 
 
@@ -180,7 +190,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             help=f"compliance rule state ({name})",
         )
         app.tables.add(table)
-        return TableStore(table)
+        return TableStore(table, app.producer)
 
     site_rules = SiteRules(catalogue, state_table("site-rule-state"), settings.max_event_age)
     vehicle_rules = VehicleRules(catalogue, state_table("vehicle-rule-state"))
