@@ -290,8 +290,12 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         async def save_when_idle() -> None:
             """Save what was folded since the last save when no batch came to save it. A batch saves
             only when the interval has passed; without a later record (clock ticks off, or a quiet
-            partition) the last one's state would wait, and the commit with it, for good."""
+            partition) the last one's state would wait, and the commit with it, for good. A batch
+            under way holds the lock and saves when it is due: no need to wait for it here (the
+            rules let the loop run while they fold, so this timer would wait seconds for the lock)."""
             for folding in (site, vehicles):
+                if folding.lock.locked():
+                    continue
                 async with folding.lock:
                     if folding.rules.unsaved() and folding.rules.save_due(settings.rule_save_seconds):
                         await save(folding)
