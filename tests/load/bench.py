@@ -37,7 +37,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,12 @@ from streams.watchdog import group_positions
 from tests.load.profile import Sampler, top_functions
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
-START = datetime(2026, 11, 1, tzinfo=SHANGHAI)
+PAST_DAYS = 60
+# The simulated city starts PAST_DAYS before today, so that every event it posts is in the past: the
+# 300 000-event burst takes 16 of its days, and the paced runs after it about 9 for each 3 000
+# events/s of the fastest (its three minutes at 1, 1/2 and 1/4 of that). A fixed date ran out of past
+# when the burst (and so the paced rates) got faster: ingest refused the events as in the future.
+START = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=PAST_DAYS)
 
 
 def city_events(sites: int, events: int) -> tuple[City, list[dict[str, Any]], Iterator[dict[str, Any]]]:
@@ -209,7 +214,7 @@ def end_to_end(
             # What the run before left (alerts to store, merges) is not this run's load.
             waited = {"waited_for_alerts_s": caught_up(settings), "waited_for_merges_s": settle(reader, limit_s=120)}
             rate = paced_rate(entry, burst_rate)
-            steady = list(itertools.islice(more, int(rate * seconds)))
+            steady = in_the_past(list(itertools.islice(more, int(rate * seconds))), datetime.now(UTC))
             total += len(steady)
             paced.append(paced_run(settings, reader, city, steady, rate, total) | waited)
         memory = {
@@ -259,6 +264,16 @@ def caught_up(settings: Settings, limit_s: float = 300) -> float:
 def paced_rate(entry: str, burst_rate: float) -> float:
     """events/s of a paced run: "300" is 300 events/s, "0.25x" a quarter of the burst's end-to-end rate."""
     return round(float(entry[:-1]) * burst_rate) if entry.endswith("x") else float(entry)
+
+
+def in_the_past(events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """`events`, if the last of them happened before `now`; ingest refuses an event from the future."""
+    if events and datetime.fromisoformat(events[-1]["occurred_at"]) > now:
+        raise SystemExit(
+            f"the simulated city runs out of past at {events[-1]['occurred_at']}: its events start "
+            f"{PAST_DAYS} days ago (PAST_DAYS in tests/load/bench.py); pace slower or post fewer events"
+        )
+    return events
 
 
 def paced_run(
@@ -475,7 +490,8 @@ def generate(warehouse: Warehouse, rows: int) -> None:
     site = f"concat(['sf', 'yto', 'zto', 'jd'][{index} % 4 + 1], '-3301', toString({index}))"
     brand = f"['sf', 'yto', 'zto', 'jd'][{index} % 4 + 1]"
     division = f"concat('3301', ['02', '05', '06', '08', '09', '10'][{index} % 6 + 1])"
-    moment = f"toDateTime64('2026-11-01 00:00:00', 3, 'Asia/Shanghai') + toIntervalSecond(number * 2592000 / {rows})"
+    start = f"toDateTime64('{START:%Y-%m-%d %H:%M:%S}', 3, 'Asia/Shanghai')"
+    moment = f"{start} + toIntervalSecond(number * 2592000 / {rows})"
     kinds = (
         ["parcels.received", "parcels.disinfected", "parcels.dispatched"] * 3
         + ["staff.health_checked", "staff.shift_started"] * 4

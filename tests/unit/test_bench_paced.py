@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.load.bench import city_events, paced_rate
+from tests.load.bench import city_events, in_the_past, paced_rate
 
 
 @pytest.mark.parametrize(("entry", "rate"), [("300", 300.0), ("0.25x", 500.0), ("0.125x", 250.0), ("1x", 2000.0)])
@@ -20,3 +21,12 @@ def test_the_events_after_the_burst_continue_the_same_city_without_repeating_one
     following = list(itertools.islice(after, 2000))
     assert burst + following == everything
     assert len({event["event_id"] for event in everything}) == 3000
+
+
+def test_a_paced_run_never_posts_an_event_from_the_future():
+    _, _, after = city_events(sites=5, events=1000)
+    following = list(itertools.islice(after, 2000))
+    assert in_the_past(following, datetime.now(UTC)) == following  # the city starts PAST_DAYS ago
+    last = datetime.fromisoformat(following[-1]["occurred_at"])
+    with pytest.raises(SystemExit, match="runs out of past"):
+        in_the_past(following, last - timedelta(seconds=1))
