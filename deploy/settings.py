@@ -115,6 +115,11 @@ class Settings(BaseSettings):
 
     pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for staff pseudonyms (>= 16 bytes).")
 
+    @property
+    def ingest_compression_type(self) -> str | None:
+        """`ingest_compression` as Kafka clients take it (None: not compressed)."""
+        return None if self.ingest_compression == "none" else self.ingest_compression
+
     @cached_property
     def chdb_dir(self) -> Path:
         return self.chdb_path or self.data_dir / "chdb"

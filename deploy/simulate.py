@@ -89,7 +89,7 @@ async def to_kafka(settings: Settings, events: Iterable[dict[str, Any]], rate: f
         bootstrap_servers=settings.kafka_bootstrap.split(","),
         acks="all",
         linger_ms=5,
-        compression_type=None if settings.ingest_compression == "none" else settings.ingest_compression,  # as ingest
+        compression_type=settings.ingest_compression_type,  # as ingest
     )
     pacer, sent = Pacer(rate), 0
     partitions = len(producer.partitions_for(settings.topic_events))

@@ -24,7 +24,7 @@ class EventProducer:
             enable_idempotence=True,
             linger_ms=2,
             # Fewer bytes over loopback, on the broker's disk and into the worker's fetch (README, Benchmark).
-            compression_type=None if settings.ingest_compression == "none" else settings.ingest_compression,
+            compression_type=settings.ingest_compression_type,
             batch_size=512 * 1024,
             max_request_size=8 * 1024 * 1024,
             max_block_ms=10_000,

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import cast
 
+import faust
 import pytest
 from faust.types import TP
 
@@ -76,15 +77,20 @@ def test_other_topics_commit_what_is_acknowledged(consumer: Consumer) -> None:
     assert acked(consumer, 5, [5, 6, 7]) == 8
 
 
+async def created_consumer_setting(app: faust.App, attribute: str) -> int:
+    """A setting of the Kafka consumer the app's consumer thread creates."""
+    consumer = app.consumer
+    assert isinstance(consumer, Consumer)
+    kafka_consumer = consumer._thread._create_worker_consumer(app.transport)
+    value = int(getattr(kafka_consumer, attribute))
+    await kafka_consumer.stop()
+    return value
+
+
 def test_the_fetch_waits_as_long_as_the_app_says_not_faust_s_fixed_1_5_s() -> None:
     async def created_wait() -> int:
         app = App("fetch-test", broker="kafka://127.0.0.1:9", web_enabled=False, fetch_wait_ms=120)
-        consumer = app.consumer
-        assert isinstance(consumer, Consumer)
-        kafka_consumer = consumer._thread._create_worker_consumer(app.transport)
-        wait = int(kafka_consumer._fetch_max_wait_ms)
-        await kafka_consumer.stop()
-        return wait
+        return await created_consumer_setting(app, "_fetch_max_wait_ms")
 
     assert asyncio.run(created_wait()) == 120
 
@@ -95,11 +101,6 @@ def test_the_worker_fetches_as_much_of_a_partition_as_the_setting_says(tmp_path:
     async def created_fetch_bytes() -> int:
         settings = stack_settings("127.0.0.1:9", tmp_path, worker_fetch_bytes=3 * 1024 * 1024)
         app = create_app(settings, cast("Warehouse", object()), load())  # not queried before the worker runs
-        consumer = app.consumer
-        assert isinstance(consumer, Consumer)
-        kafka_consumer = consumer._thread._create_worker_consumer(app.transport)
-        fetched = int(kafka_consumer._max_partition_fetch_bytes)
-        await kafka_consumer.stop()
-        return fetched
+        return await created_consumer_setting(app, "_max_partition_fetch_bytes")
 
     assert asyncio.run(created_fetch_bytes()) == 3 * 1024 * 1024
