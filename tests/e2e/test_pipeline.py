@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import orjson
@@ -10,6 +11,7 @@ from confluent_kafka import Producer
 
 from tests import factories
 from tests.conftest import StackClient, wait_until
+from tests.load.bench import Visibility
 
 pytestmark = pytest.mark.e2e
 
@@ -158,3 +160,25 @@ def test_openapi_document_describes_the_events_endpoint(running_stack):
     assert "/v1/events" in document["paths"]
     assert "ParcelsReceived" in document["components"]["schemas"]
     assert uuid.UUID(factories.parcels_received()["event_id"])
+
+
+def test_the_bench_sees_posted_events_become_queryable_after_their_insert_began(running_stack, token):
+    since = int(time.time() * 1000)
+    condition = f"received_at >= fromUnixTimestamp64Milli({since})"
+    batch = [factories.health_checked() for _ in range(20)]
+    with Visibility(running_stack, condition, every=0.05) as visible:
+        assert running_stack.post(batch, token)[0] == 202
+        wait_until(lambda: stored(running_stack, *(e["event_id"] for e in batch)) == 20, interval=0.05)
+        done = int(time.time() * 1000)
+    latencies = visible.latencies(running_stack)
+    assert sum(events for _, _, events in latencies) == 20
+    began = {
+        row["received"]: row["began"]
+        for row in running_stack.query(
+            "SELECT toUnixTimestamp64Milli(received_at) AS received, "
+            f"toUnixTimestamp64Milli(stored_at) - received AS began FROM raw_events WHERE {condition}"
+        )
+    }
+    for received, queryable, _ in latencies:
+        # After its insert began (stored_at), by at least the insert; not after the events were counted.
+        assert began[received] < queryable <= done - received + 50
