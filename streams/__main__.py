@@ -9,7 +9,9 @@ import sys
 from typing import NoReturn
 
 import faust
+import structlog
 
+from deploy.disk import journal_advice
 from deploy.settings import Settings, use_event_loop
 from streams.app import create_app
 from streams.compliance.catalogue import DEFAULT_CATALOGUE
@@ -33,6 +35,8 @@ def main() -> None:
     configure(settings.log_level)
     use_event_loop(settings)
     ensure_topics(settings)
+    if settings.warehouse == "chdb" and (advice := journal_advice(settings.chdb_dir)):
+        structlog.get_logger("tongfang.worker").warning("warehouse_disk_without_journal", advice=advice)
     warehouse = open_warehouse(settings)
     try:
         migrate(warehouse, apply=settings.migrate_on_start)

@@ -50,6 +50,7 @@ from aiokafka import AIOKafkaConsumer
 
 from dashboards.build import SPECS
 from dashboards.macros import ALL, expand
+from deploy.disk import filesystem, journal
 from deploy.kafka_broker import KafkaBroker, free_port
 from deploy.settings import Settings
 from deploy.simulate import to_http, to_kafka
@@ -94,36 +95,6 @@ def machine(directory: Path) -> dict[str, Any]:
         "journal": journal(directory),
         "file_create_ms": file_create_ms(directory),
     }
-
-
-def mount_of(path: Path, mounts: Path = Path("/proc/mounts")) -> tuple[str, str]:
-    """The device and type of the file system holding `path` (the longest mount point above it)."""
-    resolved, best = str(path.resolve()), ("", "unknown", "unknown")
-    for line in mounts.read_text().splitlines():
-        device, point, kind = line.split()[:3]
-        inside = resolved == point or resolved.startswith(point.rstrip("/") + "/")
-        if inside and len(point) > len(best[0]):
-            best = (point, device, kind)
-    return best[1], best[2]
-
-
-def filesystem(path: Path, mounts: Path = Path("/proc/mounts")) -> str:
-    """The type of the file system holding `path`."""
-    return mount_of(path, mounts)[1]
-
-
-def journal(path: Path, mounts: Path = Path("/proc/mounts"), jbd2: Path = Path("/proc/fs/jbd2")) -> bool | None:
-    """Whether the ext3/ext4 file system holding `path` keeps a journal (None: another kind, or unknown).
-
-    Without one, ext4 skips the inodes freed in the last minute or so when it allocates one, and
-    ClickHouse frees and creates thousands a minute (every part is a dozen files, merged away soon
-    after): on this machine's unjournaled disk a third of the sink's CPU went to that search (perf;
-    README, Benchmark). A mounted journal shows as /proc/fs/jbd2/<device>-<journal inode>."""
-    device, kind = mount_of(path, mounts)
-    if kind not in ("ext3", "ext4") or not device.startswith("/dev/"):
-        return None
-    name = Path(os.path.realpath(device)).name  # /dev/mapper/x is a link to /dev/dm-0
-    return jbd2.is_dir() and any(entry.name.startswith(f"{name}-") for entry in jbd2.iterdir())
 
 
 def file_create_ms(directory: Path, files: int = 200) -> float:
