@@ -312,19 +312,28 @@ class Visibility:
         self.polls: list[tuple[int, int]] = []  # (warehouse time, latest stored_at seen), ms
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="visibility", daemon=True)
+        self._failed: Exception | None = None
 
     def __enter__(self) -> Visibility:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        if error_type is not None:
+            return
+        if self._failed is not None:  # the polls stopped early: the latencies would be too long
+            raise RuntimeError(f"a poll for queryable events failed: {self._failed}") from self._failed
         self._ask()  # once more, after every event counted is stored
 
     def _poll(self) -> None:
         while not self._stop.wait(self._every):
-            self._ask()
+            try:
+                self._ask()
+            except Exception as exc:  # raised again, in the caller's thread, on leaving
+                self._failed = exc
+                return
 
     def _ask(self) -> None:
         row = self._reader.query(

@@ -3,9 +3,11 @@ its insert's stored_at, and the quantiles weigh each group by its events."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.load.bench import by_window, seen_after, weighted_rank
+from tests.load.bench import Visibility, by_window, seen_after, weighted_rank
 
 
 def test_an_insert_is_queryable_at_the_first_poll_that_saw_its_stored_at():
@@ -36,3 +38,28 @@ def test_quantiles_weigh_each_group_by_its_events():
 def test_windows_group_by_receipt_from_the_start():
     samples = [(10_000, 300, 5), (19_999, 500, 5), (20_000, 2000, 1), (35_000, 400, 2)]
     assert by_window(samples, start_ms=10_000, seconds=10) == [[300, 500], [2000, 2000], [400, 400]]
+
+
+class Flaky:
+    """A reader whose second query fails: the polls stop early."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def query(self, sql: str) -> list[dict[str, int]]:
+        self.calls += 1
+        if self.calls == 2:
+            raise ConnectionError("the worker went away")
+        return [{"now": 1000 * self.calls, "latest": 0}]
+
+    def wait_for_failure(self) -> None:
+        while self.calls < 2:
+            time.sleep(0.01)
+
+
+def test_a_failed_poll_is_raised_on_leaving_rather_than_lengthening_the_latencies():
+    reader = Flaky()
+    visible = Visibility(reader, "1", every=0.01)
+    with pytest.raises(RuntimeError, match="poll for queryable events failed"), visible:
+        reader.wait_for_failure()
+    assert reader.calls == 2  # no last poll after the failure

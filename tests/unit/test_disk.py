@@ -7,14 +7,18 @@ from pathlib import Path
 from deploy.disk import filesystem, journal, journal_advice
 
 
+def mount_table(tmp_path: Path, *mounts: tuple[str, str, str]) -> Path:
+    """A /proc/mounts with the root on /dev/vda (ext4), and `mounts`: (device, directory under tmp_path, type)."""
+    table = tmp_path / "mounts"
+    lines = [("/dev/vda", "/", "ext4")] + [(device, f"{tmp_path.resolve()}/{at}", kind) for device, at, kind in mounts]
+    table.write_text("".join(f"{device} {at} {kind} rw 0 0\n" for device, at, kind in lines))
+    return table
+
+
 def test_the_file_system_is_the_one_mounted_nearest_the_path(tmp_path):
     base = tmp_path.resolve()
-    mounts = tmp_path / "mounts"
-    mounts.write_text(
-        "/dev/vda / ext4 rw,relatime 0 0\n"
-        f"devtmpfs {base}/dev devtmpfs rw 0 0\n"
-        f"tmpfs {base}/dev/shm tmpfs rw 0 0\n"
-        f"tmpfs {base}/data tmpfs rw 0 0\n"
+    mounts = mount_table(
+        tmp_path, ("devtmpfs", "dev", "devtmpfs"), ("tmpfs", "dev/shm", "tmpfs"), ("tmpfs", "data", "tmpfs")
     )
     assert filesystem(base / "dev/shm/bench", mounts) == "tmpfs"  # inside dev too: the longer mount wins
     assert filesystem(base / "dev/null", mounts) == "devtmpfs"
@@ -34,13 +38,12 @@ def fake_proc(tmp_path: Path, ext4: list[str], jbd2: list[str]) -> Path:
 
 def test_an_ext4_journal_is_told_by_its_device_in_jbd2(tmp_path):
     base = tmp_path.resolve()
-    mounts = tmp_path / "mounts"
-    mounts.write_text(
-        "/dev/vda / ext4 rw,relatime 0 0\n"
-        f"/dev/loop0 {base}/journaled ext4 rw 0 0\n"
-        f"/dev/loop1 {base}/loop1 ext4 rw 0 0\n"
-        f"/dev/root {base}/root ext4 rw 0 0\n"
-        f"tmpfs {base}/memory tmpfs rw 0 0\n"
+    mounts = mount_table(
+        tmp_path,
+        ("/dev/loop0", "journaled", "ext4"),
+        ("/dev/loop1", "loop1", "ext4"),
+        ("/dev/root", "root", "ext4"),
+        ("tmpfs", "memory", "tmpfs"),
     )
     # loop10 has a journal; loop1, whose name it starts with, has none.
     proc_fs = fake_proc(tmp_path, ext4=["vda", "loop0", "loop1", "loop10"], jbd2=["loop0-8", "loop10-8"])
@@ -55,8 +58,7 @@ def test_an_ext4_journal_is_told_by_its_device_in_jbd2(tmp_path):
 
 def test_the_worker_is_told_only_of_an_ext4_without_a_journal(tmp_path):
     base = tmp_path.resolve()
-    mounts = tmp_path / "mounts"
-    mounts.write_text(f"/dev/vda / ext4 rw 0 0\n/dev/loop0 {base}/journaled ext4 rw 0 0\ntmpfs {base}/m tmpfs rw 0 0\n")
+    mounts = mount_table(tmp_path, ("/dev/loop0", "journaled", "ext4"), ("tmpfs", "m", "tmpfs"))
     proc_fs = fake_proc(tmp_path, ext4=["vda", "loop0"], jbd2=["loop0-8"])
     advice = journal_advice(base / "data" / "chdb", mounts, proc_fs)
     assert advice is not None
