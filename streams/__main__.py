@@ -9,11 +9,10 @@ import sys
 from typing import NoReturn
 
 import faust
-import structlog
 
 from deploy.disk import journal_advice
 from deploy.settings import Settings, use_event_loop
-from streams.app import create_app
+from streams.app import create_app, log
 from streams.compliance.catalogue import DEFAULT_CATALOGUE
 from streams.compliance.catalogue import load as load_catalogue
 from streams.logs import configure
@@ -36,7 +35,7 @@ def main() -> None:
     use_event_loop(settings)
     ensure_topics(settings)
     if settings.warehouse == "chdb" and (advice := journal_advice(settings.chdb_dir)):
-        structlog.get_logger("tongfang.worker").warning("warehouse_disk_without_journal", advice=advice)
+        log.warning("warehouse_disk_without_journal", advice=advice)
     warehouse = open_warehouse(settings)
     try:
         migrate(warehouse, apply=settings.migrate_on_start)

@@ -170,7 +170,7 @@ def test_the_bench_sees_posted_events_become_queryable_after_their_insert_began(
         assert running_stack.post(batch, token)[0] == 202
         wait_until(lambda: stored(running_stack, *(e["event_id"] for e in batch)) == 20, interval=0.05)
         done = int(time.time() * 1000)
-    latencies = visible.latencies(running_stack)
+    latencies = visible.latencies()
     assert sum(events for _, _, events in latencies) == 20
     began = {
         row["received"]: row["began"]

@@ -282,7 +282,7 @@ def paced_run(
         asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
         posted = time.perf_counter() - began
         stored = wait_for_count(reader, "raw_events", total) - began
-    queryable = visible.latencies(reader)
+    queryable = visible.latencies()
     latency = received_to_stored(reader, since)
     return {
         "events": len(steady),
@@ -342,9 +342,9 @@ class Visibility:
         )[0]
         self.polls.append((int(row["now"]), int(row["latest"])))
 
-    def latencies(self, reader: Reader) -> list[tuple[int, int, int]]:
+    def latencies(self) -> list[tuple[int, int, int]]:
         """(received_at, received -> queryable ms, events) for the events received since the moment."""
-        rows = reader.query(
+        rows = self._reader.query(
             "SELECT toUnixTimestamp64Milli(received_at) AS received, toUnixTimestamp64Milli(stored_at) AS stored, "
             f"count() AS n FROM raw_events WHERE {self._condition} GROUP BY received, stored"
         )
