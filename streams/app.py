@@ -5,8 +5,8 @@ table), then folds it into per-site rule state and re-keys vehicle events; `vehi
 those per vehicle; `alert-sink` and `delivery-sink` store alerts and webhook deliveries. Rule state lives in
 faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the source partition.
 
-Offsets are committed only for records whose batch was stored: `take_events` acks a batch after
-the loop body returns, and the body retries the insert until it succeeds rather than raise (an
+Offsets are committed only for records whose batch was stored: `take_batches` (`streams.stream`)
+acks a batch after the loop body returns, and the body retries the insert until it succeeds rather than raise (an
 exception would end the generator, whose cleanup acks the batch). Rule state is saved at most
 `rule_save_seconds` apart, and the commit of the rules' topics stops at the state saved
 (`streams.consumer.App`). A SIGKILL therefore replays the uncommitted records, and the sink's
@@ -48,6 +48,7 @@ from streams.sink import (
     decode_records,
     delivery_row,
 )
+from streams.stream import Stream, take_batches
 from streams.warehouse import Warehouse
 from streams.watchdog import Watchdog, exit_stalled
 from streams.web import register_pages
@@ -149,6 +150,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         settings.worker_group,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
+        Stream=Stream,
         datadir=str(settings.data_dir / "faust"),  # not "<app id>-data" in the working directory
         web_enabled=True,
         web_bind=settings.worker_web_host,
@@ -260,11 +262,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     # already stored, so the order in which the two finish does not matter on a replay.
     @app.agent(events_topic, name="events")
     async def on_events(stream: faust.StreamT[bytes]) -> None:
-        # take_events is on faust's Stream; the StreamT protocol does not declare it.
-        batches = stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_records, within=settings.sink_flush_seconds
-        )
-        async for batch in batches:
+        async for batch in take_batches(stream, settings.sink_batch_records, settings.sink_flush_seconds):
             decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
             storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
             try:
@@ -277,10 +275,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     @app.agent(vehicles_topic, name="vehicle-rules")
     async def on_vehicle_events(stream: faust.StreamT[bytes]) -> None:
-        batches = stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_records, within=settings.sink_flush_seconds
-        )
-        async for batch in batches:
+        async for batch in take_batches(stream, settings.sink_batch_records, settings.sink_flush_seconds):
             async with vehicles.lock:
                 await settle(vehicles, vehicle_rules.handle([_record(e) for e in batch]))
 
@@ -303,10 +298,7 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     def row_sink_agent(topic_: faust.TopicT, name: str, row_sink: RowSink) -> None:
         @app.agent(topic_, name=name)
         async def store_rows(stream: faust.StreamT[bytes]) -> None:
-            batches = stream.take_events(  # type: ignore[attr-defined]
-                settings.sink_batch_records, within=settings.alert_flush_seconds
-            )
-            async for batch in batches:
+            async for batch in take_batches(stream, settings.sink_batch_records, settings.alert_flush_seconds):
                 await in_warehouse(row_sink.write, [_record(event) for event in batch])
 
     row_sink_agent(alerts_topic, "alert-sink", alert_sink)
