@@ -115,6 +115,13 @@ def peak_memory_mb(pid: int) -> float:
     return round(proc_kib(Path(f"/proc/{pid}/status"), "VmHWM") / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and all its threads have used so far."""
+    # /proc/<pid>/stat: fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_kib(path: Path, key: str) -> int:
     """A "Key:   123 kB" line of a /proc file, in kB (0 when absent)."""
     for line in path.read_text().splitlines():
@@ -210,7 +217,10 @@ def end_to_end(
             rate = paced_rate(entry, burst_rate)
             steady = in_the_past(list(itertools.islice(more, int(rate * seconds))), datetime.now(UTC))
             total += len(steady)
-            paced.append(paced_run(settings, reader, city, steady, rate, total) | waited)
+            worker = stack.services["worker"].process
+            if worker is None:
+                raise RuntimeError("the worker is not running")
+            paced.append(paced_run(settings, reader, city, steady, rate, total, worker.pid) | waited)
         memory = {
             name: peak_memory_mb(service.process.pid) for name, service in stack.services.items() if service.process
         }
@@ -271,17 +281,24 @@ def in_the_past(events: list[dict[str, Any]], now: datetime) -> list[dict[str, A
 
 
 def paced_run(
-    settings: Settings, reader: WorkerReader, city: City, steady: list[dict[str, Any]], rate: float, total: int
+    settings: Settings,
+    reader: WorkerReader,
+    city: City,
+    steady: list[dict[str, Any]],
+    rate: float,
+    total: int,
+    worker_pid: int,
 ) -> dict[str, Any]:
     """Post `steady` at `rate` events/s and wait until `total` events are stored: received ->
     queryable p50/p99 over the run and per 10 s of it (`Visibility`), received -> stored_at (the
-    moment the insert began), and the rate the stack stored at meanwhile."""
-    paced_from, began = time.time(), time.perf_counter()
+    moment the insert began), the rate the stack stored at meanwhile, and the cores the worker used."""
+    paced_from, began, cpu_before = time.time(), time.perf_counter(), cpu_seconds(worker_pid)
     since = f"received_at >= fromUnixTimestamp64Milli({int(paced_from * 1000)})"
     with Visibility(reader, since) as visible:
         asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
         posted = time.perf_counter() - began
         stored = wait_for_count(reader, "raw_events", total) - began
+        worker_cpu = cpu_seconds(worker_pid) - cpu_before  # (the polls are the worker's too: ~10 reads a second)
     queryable = visible.latencies()
     latency = received_to_stored(reader, since)
     return {
@@ -293,6 +310,7 @@ def paced_run(
         "received_to_stored_ms_p50": latency["p50"],
         "received_to_stored_ms_p99": latency["p99"],
         "stored_events_per_s": round(len(steady) / stored),
+        "worker_cpu_cores": round(worker_cpu / stored, 2),
         "queryable_windows_10s_ms_p50_p99": by_window(queryable, int(paced_from * 1000), seconds=10),
     }
 
@@ -789,6 +807,7 @@ def print_table(result: dict[str, Any]) -> None:
                 "",
             ),
             ("  stored events/s (posted until all stored)", f"{run['stored_events_per_s']:,} events/s", ""),
+            ("  worker's CPU meanwhile (cores of the machine's)", f"{run['worker_cpu_cores']}", ""),
             (
                 "  waited before it: alerts stored, then merges done",
                 f"{run['waited_for_alerts_s']} s, {run['waited_for_merges_s']} s",
