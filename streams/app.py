@@ -6,8 +6,8 @@ those per vehicle; `alert-sink` and `delivery-sink` store alerts and webhook del
 faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the source partition.
 
 Offsets are committed only for records whose batch was stored: `take_batches` (`streams.stream`)
-acks a batch after the loop body returns, and the body retries the insert until it succeeds rather than raise (an
-exception would end the generator, whose cleanup acks the batch). Rule state is saved at most
+acks a batch after the loop body returns, and the body retries the insert until it succeeds rather
+than raise (an exception would end the generator, whose cleanup acks the batch). Rule state is saved at most
 `rule_save_seconds` apart, and the commit of the rules' topics stops at the state saved
 (`streams.consumer.App`). A SIGKILL therefore replays the uncommitted records, and the sink's
 dedupe and the rules' positions make the replay harmless. `streams.consumer` keeps

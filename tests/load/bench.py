@@ -10,7 +10,8 @@ that may be memory):
      per event: the backlog's wait until its insert began); for a paced run, what a sender sees,
      received -> queryable (the first of reads every 0.1 s that saw the event's insert, see
      `Visibility`), also per 10 s of the run (flat when the stack keeps up with the rate, growing
-     when it does not), beside received -> stored, and the rate it stored at;
+     when it does not), beside received -> stored, the rate it stored at and the cores the worker
+     used meanwhile (its CPU time over the run's wall time, all its threads);
   2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
      table in large batches, events/s, and the ratio end to end / ceiling;
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
