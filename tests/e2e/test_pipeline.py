@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 
 from tests import factories
 from tests.conftest import StackClient, wait_until
-from tests.load.bench import Visibility
+from tests.load.bench import Visibility, sink_batches
 
 pytestmark = pytest.mark.e2e
 
@@ -166,12 +166,15 @@ def test_the_bench_sees_posted_events_become_queryable_after_their_insert_began(
     since = int(time.time() * 1000)
     condition = f"received_at >= fromUnixTimestamp64Milli({since})"
     batch = [factories.health_checked() for _ in range(20)]
+    batches_before = sink_batches(running_stack.settings)
     with Visibility(running_stack, condition, every=0.05) as visible:
         assert running_stack.post(batch, token)[0] == 202
         wait_until(lambda: stored(running_stack, *(e["event_id"] for e in batch)) == 20, interval=0.05)
         done = int(time.time() * 1000)
     latencies = visible.latencies()
     assert sum(events for _, _, events in latencies) == 20
+    # The bench counts the worker's stored batches from its /stats page: these 20 events made at least one.
+    assert sink_batches(running_stack.settings) > batches_before
     began = {
         row["received"]: row["began"]
         for row in running_stack.query(

@@ -10,8 +10,9 @@ that may be memory):
      per event: the backlog's wait until its insert began); for a paced run, what a sender sees,
      received -> queryable (the first of reads every 0.1 s that saw the event's insert, see
      `Visibility`), also per 10 s of the run (flat when the stack keeps up with the rate, growing
-     when it does not), beside received -> stored, the rate it stored at and the cores the worker
-     used meanwhile (its CPU time over the run's wall time, all its threads);
+     when it does not), beside received -> stored, the rate it stored at, the cores the worker
+     used meanwhile (its CPU time over the run's wall time, all its threads) and the batches it
+     stored;
   2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
      table in large batches, events/s, and the ratio end to end / ceiling;
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
@@ -121,6 +122,13 @@ def cpu_seconds(pid: int) -> float:
     # /proc/<pid>/stat: fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sink_batches(settings: Settings) -> int:
+    """Batches of events the worker has stored since it started (its /stats page)."""
+    url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/stats"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return int(json.loads(response.read())["batches"])
 
 
 def proc_kib(path: Path, key: str) -> int:
@@ -294,12 +302,14 @@ def paced_run(
     queryable p50/p99 over the run and per 10 s of it (`Visibility`), received -> stored_at (the
     moment the insert began), the rate the stack stored at meanwhile, and the cores the worker used."""
     paced_from, began, cpu_before = time.time(), time.perf_counter(), cpu_seconds(worker_pid)
+    batches_before = sink_batches(settings)
     since = f"received_at >= fromUnixTimestamp64Milli({int(paced_from * 1000)})"
     with Visibility(reader, since) as visible:
         asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
         posted = time.perf_counter() - began
         stored = wait_for_count(reader, "raw_events", total) - began
         worker_cpu = cpu_seconds(worker_pid) - cpu_before  # (the polls are the worker's too: ~10 reads a second)
+        batches = sink_batches(settings) - batches_before
     queryable = visible.latencies()
     latency = received_to_stored(reader, since)
     return {
@@ -312,6 +322,7 @@ def paced_run(
         "received_to_stored_ms_p99": latency["p99"],
         "stored_events_per_s": round(len(steady) / stored),
         "worker_cpu_cores": round(worker_cpu / stored, 2),
+        "stored_batches": batches,
         "queryable_windows_10s_ms_p50_p99": by_window(queryable, int(paced_from * 1000), seconds=10),
     }
 
@@ -809,6 +820,11 @@ def print_table(result: dict[str, Any]) -> None:
             ),
             ("  stored events/s (posted until all stored)", f"{run['stored_events_per_s']:,} events/s", ""),
             ("  worker's CPU meanwhile (cores of the machine's)", f"{run['worker_cpu_cores']}", ""),
+            (
+                "  batches of events stored meanwhile (events each)",
+                f"{run['stored_batches']:,} ({run['events'] / max(1, run['stored_batches']):,.0f})",
+                "",
+            ),
             (
                 "  waited before it: alerts stored, then merges done",
                 f"{run['waited_for_alerts_s']} s, {run['waited_for_merges_s']} s",
