@@ -124,11 +124,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def sink_batches(settings: Settings) -> int:
-    """Batches of events the worker has stored since it started (its /stats page)."""
+def worker_stats(settings: Settings) -> dict[str, Any]:
+    """The running worker's /stats page: its sink's counters and its rules' footprint."""
     url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/stats"
     with urllib.request.urlopen(url, timeout=30) as response:
-        return int(json.loads(response.read())["batches"])
+        stats: dict[str, Any] = json.loads(response.read())
+        return stats
+
+
+def sink_batches(settings: Settings) -> int:
+    """Batches of events the worker has stored since it started."""
+    return int(worker_stats(settings)["batches"])
 
 
 def proc_kib(path: Path, key: str) -> int:

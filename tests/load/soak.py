@@ -20,13 +20,10 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from deploy.kafka_broker import KafkaBroker, free_port
 from deploy.settings import Settings
@@ -34,7 +31,7 @@ from deploy.simulate import to_http
 from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.warehouse import WorkerReader
-from tests.load.bench import P50_P99
+from tests.load.bench import P50_P99, worker_stats
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
@@ -103,9 +100,7 @@ class Soak:
         }
 
     def _sample(self, settings: Settings, pids: dict[str, int], elapsed: float) -> dict[str, Any]:
-        url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/stats"
-        with urllib.request.urlopen(url, timeout=30) as response:
-            stats = orjson.loads(response.read())
+        stats = worker_stats(settings)
         sample = {
             "minute": round(elapsed / 60, 2),
             "rss_mb": {name: rss_mb(pid) for name, pid in pids.items()},
