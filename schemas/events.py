@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Union, get_args
 
 import msgspec
@@ -135,15 +135,40 @@ def decode(raw: bytes | msgspec.Raw) -> AnyEvent:
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
-def check_time(event: Event, now: datetime, max_age: timedelta = timedelta(days=400)) -> None:
-    """Refuse an event said to happen after `now` (beyond clock skew) or implausibly long ago.
+class TimeWindow:
+    """When an event may have happened, as seen at `now`: from `max_age` before it to MAX_CLOCK_SKEW
+    after. A future timestamp would move a partition's watermark ahead and settle every pending check.
 
-    A future timestamp would move a partition's watermark ahead and settle every pending check.
+    The bounds are kept in each event's own time zone: Python compares two datetimes of one
+    `timezone` object field by field, but works out both UTC offsets for two zones, and a check
+    took 4.4 µs that way against 0.1 µs (msgspec decodes every "+08:00" to the same object).
     """
-    if event.occurred_at > now + MAX_CLOCK_SKEW:
-        raise InvalidEvent("occurred_at", f"is in the future (later than {MAX_CLOCK_SKEW} after {now.isoformat()})")
-    if event.occurred_at < now - max_age:
-        raise InvalidEvent("occurred_at", f"is more than {max_age.days} days before {now.isoformat()}")
+
+    def __init__(self, now: datetime, max_age: timedelta = timedelta(days=400)) -> None:
+        self.now = now
+        self.max_age = max_age
+        self._earliest = now - max_age
+        self._latest = now + MAX_CLOCK_SKEW
+        self._in_zone: dict[tzinfo | None, tuple[datetime, datetime]] = {}
+
+    def check(self, event: Event) -> None:
+        """Raise `InvalidEvent` for an event outside the window."""
+        zone = event.occurred_at.tzinfo
+        bounds = self._in_zone.get(zone)
+        if bounds is None:
+            # Field by field is exact only for a fixed offset; other zones compare in UTC.
+            fixed = isinstance(zone, timezone)
+            bounds = self._in_zone[zone] = (
+                self._earliest.astimezone(zone) if fixed else self._earliest,
+                self._latest.astimezone(zone) if fixed else self._latest,
+            )
+        earliest, latest = bounds
+        if event.occurred_at > latest:
+            raise InvalidEvent(
+                "occurred_at", f"is in the future (later than {MAX_CLOCK_SKEW} after {self.now.isoformat()})"
+            )
+        if event.occurred_at < earliest:
+            raise InvalidEvent("occurred_at", f"is more than {self.max_age.days} days before {self.now.isoformat()}")
 
 
 def encode(event: Event | list[Any]) -> bytes:

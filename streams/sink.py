@@ -94,11 +94,11 @@ def decode_records(records: list[Record], max_age: timedelta) -> list[Decoded]:
         except events.InvalidEvent as exc:
             item.parked.append(DeadLetter(record, 0, "", exc.field, exc.reason))
             continue
-        now = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        window = events.TimeWindow(datetime.fromtimestamp(record.timestamp_ms / 1000, UTC), max_age)
         for index, raw in enumerate(raws):
             try:
                 event = events.decode(raw)
-                events.check_time(event, now, max_age)
+                window.check(event)
                 item.valid.append((index, raw, event))
             except events.InvalidEvent as exc:
                 item.parked.append(DeadLetter(record, index, events.event_id_of(raw) or "", exc.field, exc.reason))

@@ -67,13 +67,13 @@ def assess(
     max_age: timedelta = timedelta(days=400),
 ) -> Intake:
     """Validate every event and check it may be stored; claim the sites it registers."""
-    now = now or datetime.now(UTC)
+    window = events.TimeWindow(now or datetime.now(UTC), max_age)
     outcomes: list[Outcome | None] = [None] * len(raws)
     valid: list[tuple[int, events.AnyEvent]] = []
     for index, raw in enumerate(raws):
         try:
             event = events.decode(raw)
-            events.check_time(event, now, max_age)
+            window.check(event)
         except events.InvalidEvent as exc:
             outcomes[index] = _rejected(index, events.event_id_of(raw), exc.field, exc.reason, "invalid")
             continue

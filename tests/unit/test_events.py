@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jsonschema
 import msgspec
@@ -181,3 +183,38 @@ def test_events_are_frozen():
     with pytest.raises(AttributeError):
         event.site_id = "elsewhere"  # type: ignore[misc]
     assert msgspec.structs.replace(event, site_id="elsewhere").site_id == "elsewhere"
+
+
+@pytest.mark.parametrize("offset", ["+08:00", "Z", "-05:30"])
+def test_the_time_window_holds_from_max_age_before_now_to_the_clock_skew_after_in_any_zone(offset):
+    now = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+    window = events.TimeWindow(now, timedelta(days=400))
+
+    def at(moment: datetime) -> events.AnyEvent:
+        zone = msgspec.json.decode(orjson.dumps(f"2026-01-01T00:00:00{offset}"), type=datetime).tzinfo
+        stamp = moment.astimezone(zone).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return events.decode(_with(factories.parcels_received(), "occurred_at", stamp))
+
+    window.check(at(now + events.MAX_CLOCK_SKEW))
+    window.check(at(now - timedelta(days=400)))
+    with pytest.raises(events.InvalidEvent, match="is in the future") as future:
+        window.check(at(now + events.MAX_CLOCK_SKEW + timedelta(milliseconds=1)))
+    assert future.value.field == "occurred_at"
+    with pytest.raises(events.InvalidEvent, match="more than 400 days before") as past:
+        window.check(at(now - timedelta(days=400, milliseconds=1)))
+    assert past.value.field == "occurred_at"
+
+
+def test_the_time_window_compares_a_zone_with_daylight_saving_in_utc():
+    # msgspec decodes fixed offsets only; a zone whose offset changes must not be compared field by
+    # field. At 06:30 UTC on 1 November New York reads 01:30 for the second time (EST); 05:40 UTC,
+    # 50 minutes earlier, read 01:40 (EDT), which is later by its fields.
+    new_york = ZoneInfo("America/New_York")
+    now = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    window = events.TimeWindow(now, timedelta(days=400))
+    event = events.decode(orjson.dumps(factories.parcels_received()))
+    earlier = datetime(2026, 11, 1, 5, 40, tzinfo=UTC).astimezone(new_york)
+    window.check(msgspec.structs.replace(event, occurred_at=earlier))
+    later = (now + events.MAX_CLOCK_SKEW + timedelta(minutes=1)).astimezone(new_york)
+    with pytest.raises(events.InvalidEvent, match="is in the future"):
+        window.check(msgspec.structs.replace(event, occurred_at=later))
