@@ -4,7 +4,8 @@ Every stage runs on a real Kafka broker and real chDB started here, in a tempora
 --workdir (by default the stack's data directory, so on the disk the stack writes to, not a /tmp
 that may be memory):
   1. end to end: simulated city -> HTTP ingest (batches) -> Kafka -> faust worker -> chDB,
-     events/s of a burst posted as fast as it goes, then the same city paced at each rate of
+     events/s of a burst posted as fast as it goes and the CPU each process spent on it per event
+     (the stack's services, Kafka, and the bench posting), then the same city paced at each rate of
      --paced in turn (by default a half, a quarter and an eighth of the burst's end-to-end rate)
      for --paced-seconds. Latency: for the burst, received -> stored (stored_at minus received_at,
      per event: the backlog's wait until its insert began); for a paced run, what a sender sees,
@@ -218,10 +219,15 @@ def end_to_end(
             for name, path in folded.items():
                 if process := stack.services[name].process:
                     sampling.enter_context(Sampler(process.pid, path))
+            pids = {name: service.process.pid for name, service in stack.services.items() if service.process}
+            if broker.process:
+                pids["kafka"] = broker.process.pid
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
             began = time.perf_counter()
             asyncio.run(to_http(settings, city, events, rate=0, size=500))
             ingest_done = time.perf_counter()
             stored = wait_for_count(reader, "raw_events", len(events))
+            cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
         profiles = {name: top_functions(path.read_text()) for name, path in folded.items() if path.exists()}
         burst = received_to_stored(reader, "1")
         burst_rate = len(events) / (stored - began)
@@ -246,6 +252,9 @@ def end_to_end(
             "end_to_end_seconds": round(stored - began, 1),
             "received_to_stored_ms_p50": burst["p50"],
             "received_to_stored_ms_p99": burst["p99"],
+            "burst_cpu_us_per_event": {
+                name: round((cpu_after[name] - cpu_before[name]) / len(events) * 1e6, 1) for name in cpu_before
+            },
             "paced": paced,
             "peak_memory_mb": {**memory, "kafka": peak_memory_mb(broker.process.pid) if broker.process else 0.0},
         } | ({"profile_of_the_burst": profiles} if profiles else {})
@@ -777,6 +786,13 @@ def figures(rows: list[tuple[str, Callable[[], str], str]]) -> list[tuple[str, s
     return shown
 
 
+def cpu_per_event(us: dict[str, float], cores: int) -> str:
+    """The burst's CPU per event by process, their sum, and the rate the machine's cores would allow at that sum."""
+    total = sum(us.values())
+    parts = ", ".join(f"{name} {value:,.0f}" for name, value in sorted(us.items(), key=lambda item: -item[1]))
+    return f"{parts}; sum {total:,.0f} (at most {cores * 1e6 / total:,.0f} events/s on {cores} cores)"
+
+
 JOURNAL_NOTE = {True: ", with a journal", False: ", no journal"}
 
 
@@ -797,6 +813,11 @@ def print_table(result: dict[str, Any]) -> None:
             "",
         ),
         ("worker alone (Kafka -> chDB)", lambda: f"{r['worker_events_per_s']:,} events/s", ""),
+        (
+            "CPU per event in the burst (us; bench: the poster)",
+            lambda: cpu_per_event(r["burst_cpu_us_per_event"], r["machine"]["cpus"]),
+            "",
+        ),
         (
             "received -> stored p50 / p99, backlog of the burst",
             lambda: f"{r['received_to_stored_ms_p50']:,} / {r['received_to_stored_ms_p99']:,} ms",

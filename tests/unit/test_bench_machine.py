@@ -1,5 +1,5 @@
 """The bench names the machine it measured on: the working directory's file system, its journal and its cost
-of creating a file; and it reads a process's CPU time."""
+of creating a file; and it reads a process's CPU time, and sums the burst's per event."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import time
 
 from deploy.disk import filesystem, journal
-from tests.load.bench import cpu_seconds, file_create_ms, machine
+from tests.load.bench import cpu_per_event, cpu_seconds, file_create_ms, machine
 
 
 def test_creating_files_is_timed_in_a_directory_removed_after(tmp_path):
@@ -43,3 +43,8 @@ def test_a_process_s_cpu_seconds_count_all_its_threads() -> None:
     spent, process_spent = cpu_seconds(os.getpid()) - before, time.process_time() - process_before
     assert spent >= 0.25
     assert abs(spent - process_spent) < 0.05  # the kernel's ticks: 10 ms each
+
+
+def test_the_burst_s_cpu_per_event_is_summed_into_the_rate_the_cores_allow() -> None:
+    line = cpu_per_event({"ingest": 80.0, "worker": 140.0, "kafka": 30.0, "bench": 10.0}, cores=2)
+    assert line == "worker 140, ingest 80, kafka 30, bench 10; sum 260 (at most 7,692 events/s on 2 cores)"
