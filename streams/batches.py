@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from streams.warehouse import Warehouse, literal
+from streams.warehouse import Warehouse, pair_set
 
 COUNTED = ("parcels.received", "parcels.disinfected")
-LOOKUP_CHUNK = 2000  # (site, batch) pairs per lookup: ~100 kB of SQL
+LOOKUP_CHUNK = 2000  # (site, batch) pairs per lookup: some 60 kB of SQL
 Key = tuple[str, str, str]  # site_id, batch_id, event_type
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -95,12 +95,11 @@ class BatchFirsts:
         found: dict[Key, First] = {}
         for start in range(0, len(pairs), LOOKUP_CHUNK):
             chunk = pairs[start : start + LOOKUP_CHUNK]
-            tuples = ", ".join(f"({literal(site)}, {literal(batch)})" for site, batch in chunk)
             for row in self._warehouse.query(
                 "SELECT site_id, batch_id, event_type, toUnixTimestamp64Milli(min(occurred_at)) AS at, "
                 "argMin(division_code, occurred_at) AS d, argMin(brand, occurred_at) AS b, "
                 "argMin(origin, occurred_at) AS o, argMin(from_outside_city, occurred_at) AS f "
-                f"FROM batch_firsts WHERE (site_id, batch_id) IN ({tuples}) AND sign = 1 "
+                f"FROM batch_firsts WHERE (site_id, batch_id) IN {pair_set(chunk)} AND sign = 1 "
                 "GROUP BY site_id, batch_id, event_type"
             ):
                 first = First(

@@ -184,6 +184,16 @@ def id_set(ids: list[str]) -> str:
     return f"(SELECT toUUID(arrayJoin(splitByChar(',', {literal(','.join(ids))}))))"
 
 
+def pair_set(pairs: list[tuple[str, str]]) -> str:
+    """`(SELECT …, …)` of the given pairs, for `(a, b) IN pair_set(...)`: each side passed as one
+    string, as `id_set` does. Both sides must be free of commas (identifiers are)."""
+    firsts, seconds = literal(",".join(a for a, _ in pairs)), literal(",".join(b for _, b in pairs))
+    return (
+        "(SELECT tupleElement(pair, 1), tupleElement(pair, 2) FROM "
+        f"(SELECT arrayJoin(arrayZip(splitByChar(',', {firsts}), splitByChar(',', {seconds}))) AS pair))"
+    )
+
+
 def literal(value: str) -> str:
     """A ClickHouse string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streams.sink import Record, Sink
-from streams.warehouse import id_set, migrate
+from streams.warehouse import id_set, migrate, pair_set
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -240,3 +240,23 @@ def test_looking_up_an_alert_id_reads_one_granule_not_the_table(clean_warehouse)
     assert table is not None, plan
     assert int(table.group(1)) >= 6, plan
     assert re.search(r"Parts: 1 \| Granules: 1\n", plan), plan
+
+
+def test_the_ledger_s_lookup_finds_exactly_its_pairs_and_reads_only_their_granules(clean_warehouse):
+    """The ledger is looked up by (site, batch) pairs, passed as two strings (`pair_set`)."""
+    clean_warehouse.execute(
+        "INSERT INTO batch_firsts (site_id, batch_id, event_type, occurred_at, sign) "
+        "SELECT concat('S', toString(number % 100)), concat('B', toString(number)), 'parcels.received', "
+        "toDateTime64('2026-11-23 08:00:00', 3, 'Asia/Shanghai'), 1 FROM numbers(50000)"
+    )
+    wanted = [("S1", "B1"), ("S2", "B2"), ("S1", "B2"), ("S7", "B49907")]  # S1 and B2 each exist, not together
+    condition = f"(site_id, batch_id) IN {pair_set(wanted)}"
+    found = clean_warehouse.query(f"SELECT site_id, batch_id FROM batch_firsts WHERE {condition} ORDER BY batch_id")
+    assert [(row["site_id"], row["batch_id"]) for row in found] == [("S1", "B1"), ("S2", "B2"), ("S7", "B49907")]
+    plan = "\n".join(
+        row["explain"]
+        for row in clean_warehouse.query(f"EXPLAIN indexes = 1 SELECT batch_id FROM batch_firsts WHERE {condition}")
+    )
+    granules = re.search(r"PrimaryKey\n(?:.*\n)*?\s*Granules: (\d+)/(\d+)", plan)
+    assert granules is not None, plan
+    assert int(granules.group(1)) <= 6 < int(granules.group(2)), plan
