@@ -223,11 +223,13 @@ def end_to_end(
             if broker.process:
                 pids["kafka"] = broker.process.pid
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+            batches_before = sink_batches(settings)
             began = time.perf_counter()
             asyncio.run(to_http(settings, city, events, rate=0, size=500))
             ingest_done = time.perf_counter()
             stored = wait_for_count(reader, "raw_events", len(events))
             cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+            burst_batches = sink_batches(settings) - batches_before
         profiles = {name: top_functions(path.read_text()) for name, path in folded.items() if path.exists()}
         burst = received_to_stored(reader, "1")
         burst_rate = len(events) / (stored - began)
@@ -252,6 +254,7 @@ def end_to_end(
             "end_to_end_seconds": round(stored - began, 1),
             "received_to_stored_ms_p50": burst["p50"],
             "received_to_stored_ms_p99": burst["p99"],
+            "burst_stored_batches": burst_batches,
             "burst_cpu_us_per_event": {
                 name: round((cpu_after[name] - cpu_before[name]) / len(events) * 1e6, 1) for name in cpu_before
             },
@@ -816,6 +819,11 @@ def print_table(result: dict[str, Any]) -> None:
         (
             "CPU per event in the burst (us; bench: the poster)",
             lambda: cpu_per_event(r["burst_cpu_us_per_event"], r["machine"]["cpus"]),
+            "",
+        ),
+        (
+            "batches of events the burst was stored in (events each)",
+            lambda: f"{r['burst_stored_batches']:,} ({r['events'] / max(1, r['burst_stored_batches']):,.0f})",
             "",
         ),
         (
