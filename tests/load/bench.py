@@ -206,7 +206,8 @@ def end_to_end(
     seconds: float,
     profile: bool = False,
 ) -> dict[str, Any]:
-    """A burst of `events` as fast as they can be posted, then one paced run per entry of `rates`,
+    """A burst of `events` as fast as they can be posted (with each process's CPU time and the
+    worker's batches until the last is stored), then one paced run per entry of `rates`,
     each of the next events from `more` for `seconds` (see `paced_rate`), once the one before is
     stored, the alerts it raised are stored and its merges are done. With `profile`, py-spy
     samples the worker and ingest during the burst."""
