@@ -140,8 +140,9 @@ class TimeWindow:
     after. A future timestamp would move a partition's watermark ahead and settle every pending check.
 
     The bounds are kept in each event's own time zone: Python compares two datetimes of one
-    `timezone` object field by field, but works out both UTC offsets for two zones, and a check
-    took 4.4 µs that way against 0.1 µs (msgspec decodes every "+08:00" to the same object).
+    `timezone` object field by field, but works out both UTC offsets for two zones. A check that
+    computed its bounds each time and compared across zones took 4.4 µs, this one 0.1 µs (msgspec
+    decodes every "+08:00" to the same object).
     """
 
     def __init__(self, now: datetime, max_age: timedelta = timedelta(days=400)) -> None:

@@ -191,7 +191,9 @@ def id_set(ids: list[str]) -> str:
 
 def pair_set(pairs: list[tuple[str, str]]) -> str:
     """`(SELECT …, …)` of the given pairs, for `(a, b) IN pair_set(...)`: each side passed as one
-    string, as `id_set` does. Both sides must be free of commas (identifiers are)."""
+    string, as `id_set` does, and split at its commas (identifiers have none)."""
+    if any("," in a or "," in b for a, b in pairs):
+        raise ValueError("pair_set: a value holds a comma, which would split it in two")
     firsts, seconds = literal(",".join(a for a, _ in pairs)), literal(",".join(b for _, b in pairs))
     return (
         "(SELECT tupleElement(pair, 1), tupleElement(pair, 2) FROM "

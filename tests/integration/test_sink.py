@@ -243,7 +243,8 @@ def test_looking_up_an_alert_id_reads_one_granule_not_the_table(clean_warehouse)
 
 
 def test_the_ledger_s_lookup_finds_exactly_its_pairs_and_reads_only_their_granules(clean_warehouse):
-    """The ledger is looked up by (site, batch) pairs, passed as two strings (`pair_set`)."""
+    """The ledger is looked up by (site, batch) pairs, passed as two strings (`pair_set`); a value
+    with a comma, which would split in two, is refused."""
     clean_warehouse.execute(
         "INSERT INTO batch_firsts (site_id, batch_id, event_type, occurred_at, sign) "
         "SELECT concat('S', toString(number % 100)), concat('B', toString(number)), 'parcels.received', "
@@ -260,3 +261,5 @@ def test_the_ledger_s_lookup_finds_exactly_its_pairs_and_reads_only_their_granul
     granules = re.search(r"PrimaryKey\n(?:.*\n)*?\s*Granules: (\d+)/(\d+)", plan)
     assert granules is not None, plan
     assert int(granules.group(1)) <= 6 < int(granules.group(2)), plan
+    with pytest.raises(ValueError, match="comma"):
+        pair_set([("S1", "B1,B2")])
