@@ -125,6 +125,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_times(pids: dict[str, int]) -> dict[str, float]:
+    """`cpu_seconds` of each named process, and the bench's own process time as "bench"."""
+    return {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+
+
 def worker_stats(settings: Settings) -> dict[str, Any]:
     """The running worker's /stats page: its sink's counters and its rules' footprint."""
     url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/stats"
@@ -223,13 +228,13 @@ def end_to_end(
             pids = {name: service.process.pid for name, service in stack.services.items() if service.process}
             if broker.process:
                 pids["kafka"] = broker.process.pid
-            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+            cpu_before = cpu_times(pids)
             batches_before = sink_batches(settings)
             began = time.perf_counter()
             asyncio.run(to_http(settings, city, events, rate=0, size=500))
             ingest_done = time.perf_counter()
             stored = wait_for_count(reader, "raw_events", len(events))
-            cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+            cpu_after = cpu_times(pids)
             burst_batches = sink_batches(settings) - batches_before
         profiles = {name: top_functions(path.read_text()) for name, path in folded.items() if path.exists()}
         burst = received_to_stored(reader, "1")
@@ -797,6 +802,11 @@ def cpu_per_event(us: dict[str, float], cores: int) -> str:
     return f"{parts}; sum {total:,.0f} (at most {cores * 1e6 / total:,.0f} events/s on {cores} cores)"
 
 
+def batches_figure(events: int, batches: int) -> str:
+    """Batches stored, and the events each held on average."""
+    return f"{batches:,} ({events / max(1, batches):,.0f})"
+
+
 JOURNAL_NOTE = {True: ", with a journal", False: ", no journal"}
 
 
@@ -824,7 +834,7 @@ def print_table(result: dict[str, Any]) -> None:
         ),
         (
             "batches of events the burst was stored in (events each)",
-            lambda: f"{r['burst_stored_batches']:,} ({r['events'] / max(1, r['burst_stored_batches']):,.0f})",
+            lambda: batches_figure(r["events"], r["burst_stored_batches"]),
             "",
         ),
         (
@@ -858,7 +868,7 @@ def print_table(result: dict[str, Any]) -> None:
             ("  worker's CPU meanwhile (cores of the machine's)", f"{run['worker_cpu_cores']}", ""),
             (
                 "  batches of events stored meanwhile (events each)",
-                f"{run['stored_batches']:,} ({run['events'] / max(1, run['stored_batches']):,.0f})",
+                batches_figure(run["events"], run["stored_batches"]),
                 "",
             ),
             (

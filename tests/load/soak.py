@@ -31,7 +31,7 @@ from deploy.simulate import to_http
 from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.warehouse import WorkerReader
-from tests.load.bench import P50_P99, worker_stats
+from tests.load.bench import P50_P99, proc_kib, worker_stats
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
@@ -128,12 +128,9 @@ def growth(samples: list[dict[str, Any]], names: list[str]) -> dict[str, float]:
 
 def rss_mb(pid: int) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
+        return round(proc_kib(Path(f"/proc/{pid}/status"), "VmRSS") / 1024, 1)
     except FileNotFoundError:
-        pass
-    return 0.0  # the process is gone: a crash shows up as a zero
+        return 0.0  # the process is gone: a crash shows up as a zero
 
 
 def _wait_for(reader: WorkerReader, expected: int, timeout: float) -> int:
