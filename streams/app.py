@@ -5,12 +5,12 @@ table), then folds it into per-site rule state and re-keys vehicle events; `vehi
 those per vehicle; `alert-sink` and `delivery-sink` store alerts and webhook deliveries. Rule state lives in
 faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the source partition.
 
-Offsets are committed only for records whose batch was stored: `take_batches` (`streams.stream`)
-acks a batch after the loop body returns, and the body retries the insert until it succeeds rather
-than raise (an exception would end the generator, whose cleanup acks the batch). Rule state is saved at most
-`rule_save_seconds` apart, and the commit of the rules' topics stops at the state saved
-(`streams.consumer.App`). A SIGKILL therefore replays the uncommitted records, and the sink's
-dedupe and the rules' positions make the replay harmless. `streams.consumer` keeps
+Offsets are committed only for records that were stored and whose rule state was saved: the
+events agent holds small batches back from their insert (`Pending`), rule state is saved at most
+`rule_save_seconds` apart, and the commit stops at both (`streams.consumer.App`'s gates). Inserts,
+publishes and saves are retried until they succeed rather than raise (an exception would end the
+agent's generator, whose cleanup acks the batch). A SIGKILL therefore replays the uncommitted
+records, and the sink's dedupe and the rules' positions make the replay harmless. `streams.consumer` keeps
 faust's offset bookkeeping from committing past records that were dropped around a rebalance, and
 reads such records again.
 """
@@ -39,6 +39,7 @@ from streams.consumer import App
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
 from streams.sink import (
     DeadLetter,
+    Pending,
     Record,
     RowSink,
     Sink,
@@ -47,6 +48,7 @@ from streams.sink import (
     alert_row,
     decode_records,
     delivery_row,
+    next_offsets,
 )
 from streams.stream import Stream, take_batches
 from streams.warehouse import Warehouse
@@ -74,6 +76,7 @@ class SinkStats:
         self.last_batch_at = time.time()
 
 
+STORE_CHECK_SECONDS = 0.05  # how often held records are checked for a wait that is up
 T = TypeVar("T")
 Item = TypeVar("Item")
 
@@ -250,28 +253,59 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
         """Save the state folded so far; then the commit may pass the records it covers."""
         folded, changes = folding.rules.folded(), folding.rules.take_changes()
         await until_done("checkpoint", lambda: folding.rules.checkpoint(changes), app.retrying)
-        app.saved_through.update({TP(folding.topic, p): offset + 1 for p, offset in folded.items()})
+        app.saved.through.update({TP(folding.topic, p): offset + 1 for p, offset in folded.items()})
 
-    app.gated_topics |= {settings.topic_events, settings.topic_vehicles}
+    app.saved.topics |= {settings.topic_events, settings.topic_vehicles}
+    app.stored.topics.add(settings.topic_events)
+    pending = Pending(settings.sink_insert_min_events, settings.sink_insert_max_wait_seconds)
+    last_store: list[asyncio.Future[None]] = []  # the store started last: the next one ends after it
+
+    def store_pending() -> asyncio.Future[None]:
+        """Insert the records held now, their first attempt sent to the warehouse thread at once, and
+        then let the commit pass them. An insert retried after a failure can end after a later one;
+        the commit still passes records in the order they came."""
+        decoded = pending.take()
+        inserting = in_warehouse(sink.store, decoded)
+        before = last_store[0] if last_store else None
+
+        async def finish() -> None:
+            result = await inserting
+            if before is not None:
+                await before
+            app.stored.through.update({TP(topic, p): offset for (topic, p), offset in next_offsets(decoded).items()})
+            await park(result.parked)
+            stats.add(len(decoded), result)
+
+        last_store[:] = [asyncio.ensure_future(finish())]
+        return last_store[0]
 
     # One agent per topic: faust may hand a record fetched during start-up to the agents already
     # subscribed, and its offset is committed once they ack; a second agent on the same topic
-    # could miss it. So each batch of events is decoded once, then stored (in the warehouse
-    # thread) while the rules evaluate it (here: chDB releases the GIL), and acknowledged when
-    # both are done. The rules skip records already folded into their state, the sink ids
-    # already stored, so the order in which the two finish does not matter on a replay.
+    # could miss it. So each batch of events is decoded once and folded into the rules at once,
+    # and held for its insert until enough events are held or the first has waited (`Pending`).
+    # An insert runs in the warehouse thread beside the rules (chDB releases the GIL); a batch
+    # that starts one is acknowledged when both are done, a batch held is acknowledged when
+    # folded, and the commit waits for its insert (the `stored` gate). The rules skip records
+    # already folded into their state, the sink ids already stored, so the order in which the
+    # two finish does not matter on a replay.
     @app.agent(events_topic, name="events")
     async def on_events(stream: faust.StreamT[bytes]) -> None:
         async for batch in take_batches(stream, settings.sink_batch_records, settings.sink_flush_seconds):
             decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
-            storing = asyncio.ensure_future(in_warehouse(sink.store, decoded))
+            pending.add(decoded, time.monotonic())
+            storing = store_pending() if pending.due(time.monotonic()) else None
             try:
                 async with site.lock:
                     await settle(site, await site_rules.fold(decoded))
             finally:
-                result = await storing
-            await park(result.parked)
-            stats.add(len(decoded), result)
+                if storing is not None:
+                    await storing
+
+    @app.timer(STORE_CHECK_SECONDS)  # type: ignore[untyped-decorator]
+    async def store_when_due() -> None:
+        """Insert the records held once their wait is up, when no batch comes to do it."""
+        if pending.due(time.monotonic()):
+            await store_pending()
 
     @app.agent(vehicles_topic, name="vehicle-rules")
     async def on_vehicle_events(stream: faust.StreamT[bytes]) -> None:
@@ -306,6 +340,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if pending:  # stored here rather than read again by the partitions' next owner
+            store_pending()
+        if last_store:
+            await last_store[0]
         await hand_back(args[0], (site, vehicles), save)
 
     if settings.clock_tick_seconds > 0:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
@@ -96,10 +97,10 @@ class Consumer(aiokafka_driver.Consumer):
         if not self._ours(tp):
             await super()._add_gap(tp, offset_from, offset_to)
 
-    def _saved_through(self, tp: TP) -> int | None:
-        """The first offset whose rule state may not be saved yet; None for a topic without rules."""
-        app = cast("App", self.app)
-        return app.saved_through.get(tp, 0) if tp.topic in app.gated_topics else None
+    def _done_through(self, tp: TP) -> int | None:
+        """The first offset not yet done by every gate on its topic (`App.gates`); None for an ungated topic."""
+        throughs = [gate.through.get(tp, 0) for gate in cast("App", self.app).gates() if tp.topic in gate.topics]
+        return min(throughs) if throughs else None
 
     def _new_offset(self, tp: TP) -> int | None:
         if not self._ours(tp):
@@ -112,9 +113,9 @@ class Consumer(aiokafka_driver.Consumer):
         if acked[0] > start:  # the record at `start` is not acknowledged yet
             return None
         batch = list(next(consecutive_numbers(acked)))
-        saved = self._saved_through(tp)
-        if saved is not None:
-            batch = [offset for offset in batch if offset < saved]
+        done = self._done_through(tp)
+        if done is not None:
+            batch = [offset for offset in batch if offset < done]
             if not batch:
                 return None
         del acked[: len(batch)]
@@ -145,21 +146,35 @@ class Transport(aiokafka_driver.Transport):
     Consumer = Consumer
 
 
-class App(faust.App):
-    """faust's app with our consumer, and the commit held back to the rule state saved.
+@dataclass
+class Gate:
+    """Work done on records after their batch is acknowledged: the commit of `topics` stops at
+    `through`, per partition the first offset it may not have done yet."""
 
-    The agents that fold records into rule state save it now and then rather than after every
-    batch (`Settings.rule_save_seconds`); they acknowledge each batch when it is stored and its
-    alerts are published. For their topics (`gated_topics`) the commit stops at `saved_through`,
-    the first offset whose state may not be saved yet, so a crash reads again what was not saved.
+    topics: set[str] = field(default_factory=set)
+    through: dict[TP, int] = field(default_factory=dict)
+
+
+class App(faust.App):
+    """faust's app with our consumer, and the commit held back to the work done after the acks.
+
+    The agents that fold records into rule state acknowledge each batch once it is folded and its
+    alerts are published, and save the state now and then rather than after every batch
+    (`Settings.rule_save_seconds`): for their topics the commit stops where the state saved stops
+    (`saved`). The events agent also holds small batches back from their insert for a while
+    (`Settings.sink_insert_min_events`): for the events topic the commit stops where the records
+    stored stop (`stored`). A crash reads again what was not saved or stored.
     """
 
     def __init__(self, *args: Any, fetch_wait_ms: int = FETCH_WAIT_MS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fetch_wait_ms = fetch_wait_ms
-        self.gated_topics: set[str] = set()
-        self.saved_through: dict[TP, int] = {}
+        self.saved = Gate()
+        self.stored = Gate()
         self.retrying: Counter[str] = Counter()  # actions being retried after a failure (`streams.app.until_done`)
+
+    def gates(self) -> tuple[Gate, ...]:
+        return self.saved, self.stored
 
     def waiting_for(self) -> str | None:
         """Why the worker may rightly make no progress now, or None (for `streams.watchdog`)."""

@@ -4,6 +4,7 @@ replays, nothing is lost or doubled. And a worker left idle saves and commits al
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from kafka import KafkaConsumer
@@ -12,6 +13,7 @@ from deploy.stack import LocalStack
 from streams.watchdog import EXIT_STALLED, group_positions
 from tests import factories
 from tests.conftest import StackClient, stack_settings, wait_until
+from tests.load.bench import worker_stats
 
 pytestmark = pytest.mark.e2e
 
@@ -101,6 +103,46 @@ def test_the_last_batch_is_saved_and_committed_though_no_record_follows_it(kafka
             lambda: all(committed >= end for committed, end in group_positions(watcher, partitions).values()),
             timeout=30,
         )
+    finally:
+        watcher.close(autocommit=False)
+        stack.stop()
+
+
+def test_events_held_for_their_insert_when_the_worker_dies_are_stored_by_the_next_one(kafka, tmp_path):
+    # An insert that never comes due (a million events, an hour): the rules fold the events and
+    # save their state every half second, and the commit must still wait for the insert.
+    settings = stack_settings(
+        kafka.bootstrap,
+        tmp_path,
+        sink_insert_min_events=1_000_000,
+        sink_insert_max_wait_seconds=3600,
+        rule_save_seconds=0.5,
+        clock_tick_seconds=0,
+    )
+    stack = LocalStack.from_settings(settings, own_kafka=False).start()
+    client = StackClient(stack)
+    watcher = KafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=settings.worker_group, enable_auto_commit=False)
+    try:
+        token = client.create_enterprise("ent-a")
+        bodies = [factories.site_registered(site="site-1")]
+        bodies += [factories.parcels_received(batch=f"B{n}", site="site-1") for n in range(30)]
+        assert client.post(bodies, token)[0] == 202
+        # Folded: each receipt waits for its disinfection on a timer.
+        wait_until(lambda: worker_stats(settings)["site_rules"].get("timers", 0) >= 30)
+        time.sleep(3)  # saves every 0.5 s, commits every 1 s
+        partitions = [(settings.topic_events, p) for p in watcher.partitions_for_topic(settings.topic_events) or ()]
+        positions = group_positions(watcher, partitions).values()
+        assert sum(end for _, end in positions) == 1, "the one post is one record"
+        assert all(committed < end for committed, end in positions if end), "committed past records not stored"
+        assert client.scalar("SELECT count() FROM raw_events") == 0
+
+        worker = stack.services["worker"]
+        worker.kill()
+        worker.env["TONGFANG_SINK_INSERT_MAX_WAIT_SECONDS"] = "0.5"
+        worker.start().wait_ready()
+        wait_until(lambda: client.scalar("SELECT count() FROM raw_events") >= len(bodies), timeout=120)
+        counts = client.query("SELECT count() AS rows, uniqExact(event_id) AS ids FROM raw_events")
+        assert counts == [{"rows": len(bodies), "ids": len(bodies)}]
     finally:
         watcher.close(autocommit=False)
         stack.stop()

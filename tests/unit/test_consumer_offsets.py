@@ -60,20 +60,36 @@ def test_an_offset_jump_is_not_taken_as_acknowledged(consumer: Consumer) -> None
 def test_for_a_rules_topic_the_commit_stops_at_the_state_saved(consumer: Consumer) -> None:
     app = consumer.app
     assert isinstance(app, App)
-    app.gated_topics.add("events")
+    app.saved.topics.add("events")
     assert acked(consumer, 5, [5, 6, 7]) is None, "nothing saved yet: nothing may be committed"
-    app.saved_through[EVENTS] = 7  # state saved through offset 6
+    app.saved.through[EVENTS] = 7  # state saved through offset 6
     assert acked(consumer, 5, [5, 6, 7, 8]) == 7
     assert consumer._acked[EVENTS] == [7, 8], "acknowledged but not saved: left for a later commit"
     consumer._committed_offset[EVENTS] = 7  # what the commit of 7 records
-    app.saved_through[EVENTS] = 20
+    app.saved.through[EVENTS] = 20
     assert consumer._new_offset(EVENTS) == 9
+
+
+def test_the_events_commit_stops_at_the_first_record_not_both_saved_and_stored(consumer: Consumer) -> None:
+    app = consumer.app
+    assert isinstance(app, App)
+    app.saved.topics.add("events")
+    app.stored.topics.add("events")
+    app.saved.through[EVENTS] = 9
+    assert acked(consumer, 5, [5, 6, 7, 8]) is None, "saved but nothing stored yet: nothing may be committed"
+    app.stored.through[EVENTS] = 7  # stored through offset 6, the rest held for a later insert
+    assert consumer._new_offset(EVENTS) == 7
+    assert consumer._acked[EVENTS] == [7, 8], "acknowledged and saved, not stored: left for a later commit"
+    consumer._committed_offset[EVENTS] = 7
+    app.stored.through[EVENTS] = 30
+    assert consumer._new_offset(EVENTS) == 9, "stored further than saved: the commit stops at the state saved"
 
 
 def test_other_topics_commit_what_is_acknowledged(consumer: Consumer) -> None:
     app = consumer.app
     assert isinstance(app, App)
-    app.gated_topics.add("vehicles")
+    app.saved.topics.add("vehicles")
+    app.stored.topics.add("vehicles")
     assert acked(consumer, 5, [5, 6, 7]) == 8
 
 
