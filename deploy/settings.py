@@ -101,13 +101,13 @@ class Settings(BaseSettings):
         0.25, description="Longest wait before a partial batch is folded into the rules and inserted, or held."
     )
     sink_insert_min_events: int = Field(
-        1000,
+        500,
         ge=1,
         description="A batch of fewer events is held for the next ones before its insert, which costs about 0.1 to "
         "0.25 s of CPU whatever its size (README, Benchmark); its rules run at once.",
     )
     sink_insert_max_wait_seconds: float = Field(
-        0.75, ge=0, description="Longest a batch is held for more events before its insert."
+        0.5, ge=0, description="Longest a batch is held for more events before its insert."
     )
     alert_flush_seconds: float = Field(0.05, description="Longest wait before alerts and deliveries are stored.")
     rule_save_seconds: float = Field(
