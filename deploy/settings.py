@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         500,
         ge=1,
         description="A batch of fewer events is held for the next ones before its insert, which costs about 0.1 to "
-        "0.25 s of CPU whatever its size (README, Benchmark); its rules run at once.",
+        "0.5 s of CPU all in, whatever its size (README, Benchmark); its rules run at once.",
     )
     sink_insert_max_wait_seconds: float = Field(
         0.5, ge=0, description="Longest a batch is held for more events before its insert."

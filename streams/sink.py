@@ -108,10 +108,10 @@ def decode_records(records: list[Record], max_age: timedelta) -> list[Decoded]:
 class Pending:
     """Decoded records waiting for their insert, oldest first.
 
-    An insert costs the worker about 0.1 to 0.25 s of CPU whatever its size: the views write a
-    part into each table they fill, and those parts are merged later (README, Benchmark). So the
-    records of small batches are held until they make `min_events` events (valid or parked), or
-    the first of them has been held `max_wait` seconds.
+    An insert costs the worker about 0.1 to 0.5 s of CPU all in, whatever its size: its lookups,
+    the part its views write into each table they fill, and the merges of those parts later
+    (README, Benchmark). So the records of small batches are held until they make `min_events`
+    events (valid or parked), or the first of them has been held `max_wait` seconds.
     """
 
     def __init__(self, min_events: int, max_wait: float) -> None:
