@@ -258,15 +258,16 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     app.saved.topics |= {settings.topic_events, settings.topic_vehicles}
     app.stored.topics.add(settings.topic_events)
     pending = Pending(settings.sink_insert_min_events, settings.sink_insert_max_wait_seconds)
-    last_store: list[asyncio.Future[None]] = []  # the store started last: the next one ends after it
+    last_store: asyncio.Future[None] | None = None  # the store started last: the next one ends after it
 
     def store_pending() -> asyncio.Future[None]:
         """Insert the records held now, their first attempt sent to the warehouse thread at once, and
         then let the commit pass them. An insert retried after a failure can end after a later one;
         the commit still passes records in the order they came."""
+        nonlocal last_store
         decoded = pending.take()
         inserting = in_warehouse(sink.store, decoded)
-        before = last_store[0] if last_store else None
+        before = last_store
 
         async def finish() -> None:
             result = await inserting
@@ -276,8 +277,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             await park(result.parked)
             stats.add(len(decoded), result)
 
-        last_store[:] = [asyncio.ensure_future(finish())]
-        return last_store[0]
+        last_store = asyncio.ensure_future(finish())
+        return last_store
 
     # One agent per topic: faust may hand a record fetched during start-up to the agents already
     # subscribed, and its offset is committed once they ack; a second agent on the same topic
@@ -292,8 +293,9 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     async def on_events(stream: faust.StreamT[bytes]) -> None:
         async for batch in take_batches(stream, settings.sink_batch_records, settings.sink_flush_seconds):
             decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
-            pending.add(decoded, time.monotonic())
-            storing = store_pending() if pending.due(time.monotonic()) else None
+            now = time.monotonic()
+            pending.add(decoded, now)
+            storing = store_pending() if pending.due(now) else None
             try:
                 async with site.lock:
                     await settle(site, await site_rules.fold(decoded))
@@ -342,8 +344,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         if pending:  # stored here rather than read again by the partitions' next owner
             store_pending()
-        if last_store:
-            await last_store[0]
+        if last_store is not None:
+            await last_store
         await hand_back(args[0], (site, vehicles), save)
 
     if settings.clock_tick_seconds > 0:
