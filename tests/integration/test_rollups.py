@@ -1,8 +1,9 @@
 """The panels that read the hourly rollups answer exactly what a scan of the event tables answers,
 for ranges on and off the hour, shorter than an hour, and buckets under, at and over an hour;
 migration 009 backfills the rollups from events stored before it, migration 010 sorts the
-stored events by hour with the views still filling and reading the tables, and migration 011
-counts the batches of the events stored before it."""
+stored events by hour with the views still filling and reading the tables, migration 011
+counts the batches of the events stored before it, and migration 016 partitions the rollups by
+week with the views still filling them."""
 
 from __future__ import annotations
 
@@ -242,3 +243,36 @@ def test_the_migration_sorts_stored_events_by_hour_and_the_views_go_on_filling_a
     ):
         summed = city.query(f"SELECT sum(events) = (SELECT count() FROM {table}) AS ok FROM {rollup}")
         assert summed == [{"ok": 1}], rollup
+
+
+# The rollups' sorting keys, to rebuild the monthly partitions migration 016 starts from.
+ROLLUP_KEYS = {
+    "events_hourly": "division_code, brand, site_id, event_type, hour",
+    "parcels_hourly": "division_code, brand, site_id, event_type, origin, from_outside_city, hour",
+    "vehicles_hourly": "division_code, brand, site_id, event_type, route_id, hour",
+    "batch_firsts_hourly": "hour, division_code, brand, site_id, event_type, origin, from_outside_city",
+}
+
+
+def test_the_migration_partitions_the_rollups_by_week_and_the_views_go_on_filling_them(clean_warehouse):
+    warehouse = clean_warehouse
+    for table, key in ROLLUP_KEYS.items():
+        warehouse.execute(
+            f"CREATE TABLE {table}_by_month AS {table} ENGINE = AggregatingMergeTree "
+            f"PARTITION BY toYYYYMM(hour) ORDER BY ({key})"
+        )
+        warehouse.execute(f"EXCHANGE TABLES {table} AND {table}_by_month")
+        warehouse.execute(f"DROP TABLE {table}_by_month")
+    warehouse.execute("ALTER TABLE schema_migrations DELETE WHERE version = 16 SETTINGS mutations_sync = 1")
+    bodies = city_events()
+    store(warehouse, bodies[: len(bodies) // 2])
+
+    assert migrate(warehouse) == ["016_weekly_rollup_partitions.sql"]
+    keys = warehouse.query(
+        "SELECT name, partition_key FROM system.tables WHERE database = currentDatabase() "
+        f"AND name IN ({', '.join(repr(name) for name in ROLLUP_KEYS)})"
+    )
+    assert sorted(row["partition_key"] for row in keys) == ["toMonday(hour)"] * len(ROLLUP_KEYS), keys
+
+    store(warehouse, bodies[len(bodies) // 2 :])  # through the views into the exchanged tables
+    assert assert_panels_match_scans(warehouse) > 500  # half of each answer was copied, half came after
