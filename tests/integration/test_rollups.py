@@ -2,8 +2,8 @@
 for ranges on and off the hour, shorter than an hour, and buckets under, at and over an hour;
 migration 009 backfills the rollups from events stored before it, migration 010 sorts the
 stored events by hour with the views still filling and reading the tables, migration 011
-counts the batches of the events stored before it, and migration 016 partitions the rollups by
-week with the views still filling them."""
+counts the batches of the events stored before it, and migration 016 partitions the rollups
+sorted by site first by week with the views still filling them."""
 
 from __future__ import annotations
 
@@ -245,12 +245,11 @@ def test_the_migration_sorts_stored_events_by_hour_and_the_views_go_on_filling_a
         assert summed == [{"ok": 1}], rollup
 
 
-# The rollups' sorting keys, to rebuild the monthly partitions migration 016 starts from.
+# The sorting keys of the rollups migration 016 partitions by week, to rebuild the monthly partitions it starts from.
 ROLLUP_KEYS = {
     "events_hourly": "division_code, brand, site_id, event_type, hour",
     "parcels_hourly": "division_code, brand, site_id, event_type, origin, from_outside_city, hour",
     "vehicles_hourly": "division_code, brand, site_id, event_type, route_id, hour",
-    "batch_firsts_hourly": "hour, division_code, brand, site_id, event_type, origin, from_outside_city",
 }
 
 
