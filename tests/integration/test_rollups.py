@@ -8,6 +8,7 @@ sorted by site first by week with the views still filling them."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -196,13 +197,22 @@ SITE_FIRST = {
 TYPED = [name for name in SITE_FIRST if name != "raw_events"]
 
 
-def sort(warehouse: ChdbWarehouse, table: str, key: str) -> None:
+def lay_out(warehouse: ChdbWarehouse, table: str, engine: str, partition: str, key: str) -> None:
+    """Put an empty `table` of the layout a migration starts from in its place (views follow the name)."""
     warehouse.execute(
-        f"CREATE TABLE {table}_old_key AS {table} ENGINE = ReplacingMergeTree "
-        f"PARTITION BY toYYYYMM(occurred_at) ORDER BY ({key})"
+        f"CREATE TABLE {table}_before AS {table} ENGINE = {engine} PARTITION BY {partition} ORDER BY ({key})"
     )
-    warehouse.execute(f"EXCHANGE TABLES {table} AND {table}_old_key")
-    warehouse.execute(f"DROP TABLE {table}_old_key")
+    warehouse.execute(f"EXCHANGE TABLES {table} AND {table}_before")
+    warehouse.execute(f"DROP TABLE {table}_before")
+
+
+def table_column(warehouse: ChdbWarehouse, names: Iterable[str], column: str) -> dict[str, str]:
+    """A column of system.tables (sorting_key, partition_key) for each of the tables `names`."""
+    rows = warehouse.query(
+        f"SELECT name, {column} AS value FROM system.tables WHERE database = currentDatabase() "
+        f"AND name IN ({', '.join(repr(name) for name in names)})"
+    )
+    return {row["name"]: row["value"] for row in rows}
 
 
 def row_counts(warehouse: ChdbWarehouse) -> dict[str, int]:
@@ -211,7 +221,7 @@ def row_counts(warehouse: ChdbWarehouse) -> dict[str, int]:
 
 def test_the_migration_sorts_stored_events_by_hour_and_the_views_go_on_filling_and_reading_them(city):
     for table, key in SITE_FIRST.items():
-        sort(city, table, key)
+        lay_out(city, table, "ReplacingMergeTree", "toYYYYMM(occurred_at)", key)
     city.execute("ALTER TABLE schema_migrations DELETE WHERE version = 10 SETTINGS mutations_sync = 1")
     truncate(city)
     bodies = city_events()
@@ -220,12 +230,9 @@ def test_the_migration_sorts_stored_events_by_hour_and_the_views_go_on_filling_a
     assert min(before.values()) > 0
 
     assert migrate(city) == ["010_hour_first_event_keys.sql"]
-    keys = city.query(
-        "SELECT name, sorting_key FROM system.tables WHERE database = currentDatabase() "
-        f"AND name IN ({', '.join(repr(name) for name in SITE_FIRST)})"
-    )
+    keys = table_column(city, SITE_FIRST, "sorting_key")
     assert len(keys) == len(SITE_FIRST)
-    assert all(row["sorting_key"].startswith("toStartOfHour(occurred_at), ") for row in keys), keys
+    assert all(key.startswith("toStartOfHour(occurred_at), ") for key in keys.values()), keys
     assert row_counts(city) == before
 
     store(city, bodies[len(bodies) // 2 :])  # through the views on the exchanged tables
@@ -245,33 +252,21 @@ def test_the_migration_sorts_stored_events_by_hour_and_the_views_go_on_filling_a
         assert summed == [{"ok": 1}], rollup
 
 
-# The sorting keys of the rollups migration 016 partitions by week, to rebuild the monthly partitions it starts from.
-ROLLUP_KEYS = {
-    "events_hourly": "division_code, brand, site_id, event_type, hour",
-    "parcels_hourly": "division_code, brand, site_id, event_type, origin, from_outside_city, hour",
-    "vehicles_hourly": "division_code, brand, site_id, event_type, route_id, hour",
-}
+# The rollups migration 016 partitions by week (their sorting keys put the site before the hour).
+WEEKLY_ROLLUPS = ("events_hourly", "parcels_hourly", "vehicles_hourly")
 
 
 def test_the_migration_partitions_the_rollups_by_week_and_the_views_go_on_filling_them(clean_warehouse):
     warehouse = clean_warehouse
-    for table, key in ROLLUP_KEYS.items():
-        warehouse.execute(
-            f"CREATE TABLE {table}_by_month AS {table} ENGINE = AggregatingMergeTree "
-            f"PARTITION BY toYYYYMM(hour) ORDER BY ({key})"
-        )
-        warehouse.execute(f"EXCHANGE TABLES {table} AND {table}_by_month")
-        warehouse.execute(f"DROP TABLE {table}_by_month")
+    for table, key in table_column(warehouse, WEEKLY_ROLLUPS, "sorting_key").items():
+        lay_out(warehouse, table, "AggregatingMergeTree", "toYYYYMM(hour)", key)
     warehouse.execute("ALTER TABLE schema_migrations DELETE WHERE version = 16 SETTINGS mutations_sync = 1")
     bodies = city_events()
     store(warehouse, bodies[: len(bodies) // 2])
 
     assert migrate(warehouse) == ["016_weekly_rollup_partitions.sql"]
-    keys = warehouse.query(
-        "SELECT name, partition_key FROM system.tables WHERE database = currentDatabase() "
-        f"AND name IN ({', '.join(repr(name) for name in ROLLUP_KEYS)})"
-    )
-    assert sorted(row["partition_key"] for row in keys) == ["toMonday(hour)"] * len(ROLLUP_KEYS), keys
+    partitions = table_column(warehouse, WEEKLY_ROLLUPS, "partition_key")
+    assert sorted(partitions.values()) == ["toMonday(hour)"] * len(WEEKLY_ROLLUPS), partitions
 
     store(warehouse, bodies[len(bodies) // 2 :])  # through the views into the exchanged tables
     assert assert_panels_match_scans(warehouse) > 500  # half of each answer was copied, half came after
