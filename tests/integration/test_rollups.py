@@ -20,7 +20,7 @@ from dashboards.macros import ALL, Value, expand
 from dashboards.spec import SCOPE
 from deploy.simulator import SHANGHAI, City
 from streams.sink import Record, Sink
-from streams.warehouse import ChdbWarehouse, migrate
+from streams.warehouse import ChdbWarehouse, literal, migrate
 from tests.conftest import truncate
 
 pytestmark = pytest.mark.integration
@@ -210,7 +210,7 @@ def table_column(warehouse: ChdbWarehouse, names: Iterable[str], column: str) ->
     """A column of system.tables (sorting_key, partition_key) for each of the tables `names`."""
     rows = warehouse.query(
         f"SELECT name, {column} AS value FROM system.tables WHERE database = currentDatabase() "
-        f"AND name IN ({', '.join(repr(name) for name in names)})"
+        f"AND name IN ({', '.join(literal(name) for name in names)})"
     )
     return {row["name"]: row["value"] for row in rows}
 
