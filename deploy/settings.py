@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         description="Most bytes the worker's Kafka fetch takes from one partition (faust's own is 1 MiB): a "
         "backlog is worked off in batches as large as one fetch of each partition (README, Benchmark).",
     )
+    worker_read_connections: int = Field(
+        2,
+        ge=1,
+        description="Connections the worker answers GET /query on, beside the one it inserts on: reads run side "
+        "by side and do not wait for an insert.",
+    )
     sink_batch_records: int = Field(
         2000, description="Most Kafka records in one batch: folded into the rules, and inserted with any held before."
     )

@@ -17,7 +17,7 @@ from streams.compliance.catalogue import DEFAULT_CATALOGUE
 from streams.compliance.catalogue import load as load_catalogue
 from streams.logs import configure
 from streams.topics import ensure_topics
-from streams.warehouse import WarehouseError, migrate, open_warehouse
+from streams.warehouse import WarehouseError, migrate, open_reads, open_warehouse
 
 # Young collections every 20 000 tracked allocations rather than 700, and the older generations
 # after 50 of the one below rather than 10. The worker keeps its rule state in memory, a great many
@@ -41,7 +41,8 @@ def main() -> None:
         migrate(warehouse, apply=settings.migrate_on_start)
     except WarehouseError as exc:
         raise SystemExit(str(exc)) from None
-    app = create_app(settings, warehouse, load_catalogue(settings.rule_catalogue or DEFAULT_CATALOGUE))
+    catalogue = load_catalogue(settings.rule_catalogue or DEFAULT_CATALOGUE)
+    app = create_app(settings, warehouse, catalogue, open_reads(settings))
     worker = faust.Worker(app, loglevel=settings.log_level.lower().replace("warning", "warn"), redirect_stdouts=False)
     try:
         worker.execute_from_commandline()  # always ends in SystemExit, once faust has stopped

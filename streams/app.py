@@ -51,9 +51,9 @@ from streams.sink import (
     next_offsets,
 )
 from streams.stream import Stream, take_batches
-from streams.warehouse import Warehouse
+from streams.warehouse import Reader, Warehouse
 from streams.watchdog import Watchdog, exit_stalled
-from streams.web import register_pages
+from streams.web import Queries, register_pages
 
 log = structlog.get_logger("tongfang.worker")
 
@@ -148,7 +148,7 @@ async def hand_back(revoked: set[TP], foldings: Iterable[Folding], save: Callabl
             folding.rules.forget({tp.partition for tp in revoked if tp.topic == folding.topic})
 
 
-def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -> faust.App:
+def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, reads: Reader) -> faust.App:
     app = App(
         settings.worker_group,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
@@ -379,7 +379,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue) -
             "watchdog": watchdog.report() if watchdog.is_alive() else None,
         }
 
-    register_pages(app, warehouse, executor, report)
+    beside = ThreadPoolExecutor(max_workers=settings.worker_read_connections, thread_name_prefix="warehouse-read")
+    register_pages(app, Queries(reads, beside, executor), report)
     return app
 
 

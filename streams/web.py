@@ -1,7 +1,13 @@
 """The worker's loopback HTTP endpoints: health, sink counters and read-only SQL.
 
 In the embedded setup the worker is the only process that may open chDB, so this is how an
-operator, `tongfang sql` and the tests read the warehouse while the stack runs.
+operator, `tongfang sql`, the regulator API and the tests read the warehouse while the stack runs.
+
+A read runs on a read-only connection of its own (`ReadPool`), beside the insert in progress, and
+sees each table as far as it is written: an insert writes `raw_events` first and its views' tables
+after. `after_inserts=1` runs the read in the worker's warehouse thread instead, after the inserts
+already begun, so that it sees each of their batches in every table or not at all (the bench's
+measure of when events are queryable; `streams/app.py` submits an insert as it begins a batch).
 """
 
 from __future__ import annotations
@@ -15,14 +21,34 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-from streams.warehouse import Warehouse
+from streams.warehouse import Reader
 
 _READ_ONLY = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS)\b", re.I)
+# The one write a read-only chDB connection still runs: chDB writes the file itself.
+_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
 
 
-def register_pages(
-    app: faust.App, warehouse: Warehouse, executor: Executor, stats: Callable[[], dict[str, Any]]
-) -> None:
+class QueryRefused(ValueError):
+    pass
+
+
+class Queries:
+    """The SQL `/query` runs: one read-only statement, on `reads` in the threads of `beside`, or
+    with `after_inserts` in the warehouse thread the inserts run in, once those already begun end."""
+
+    def __init__(self, reads: Reader, beside: Executor, after_inserts: Executor) -> None:
+        self._reads, self._beside, self._after_inserts = reads, beside, after_inserts
+
+    async def rows(self, sql: str, *, after_inserts: bool = False) -> list[dict[str, Any]]:
+        if not _READ_ONLY.match(sql) or ";" in sql.strip().rstrip(";"):
+            raise QueryRefused("sql: one SELECT/WITH/SHOW/DESCRIBE statement expected")
+        if _INTO_OUTFILE.search(sql):
+            raise QueryRefused("sql: INTO OUTFILE would write a file on the worker's machine")
+        executor = self._after_inserts if after_inserts else self._beside
+        return await asyncio.get_running_loop().run_in_executor(executor, self._reads.query, sql.strip().rstrip(";"))
+
+
+def register_pages(app: faust.App, queries: Queries, stats: Callable[[], dict[str, Any]]) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -36,12 +62,11 @@ def register_pages(
     @app.page("/query")
     class Query(View):
         async def get(self, request: Request) -> Response:
-            sql = request.query.get("sql", "")
-            if not _READ_ONLY.match(sql) or ";" in sql.strip().rstrip(";"):
-                return self.json({"error": "sql: one SELECT/WITH/SHOW/DESCRIBE statement expected"}, status=400)
-            loop = asyncio.get_running_loop()
+            after_inserts = request.query.get("after_inserts") in ("1", "true")
             try:
-                rows = await loop.run_in_executor(executor, warehouse.query, sql.strip().rstrip(";"))
+                rows = await queries.rows(request.query.get("sql", ""), after_inserts=after_inserts)
+            except QueryRefused as exc:
+                return self.json({"error": str(exc)}, status=400)
             except Exception as exc:  # the warehouse's message is the useful answer here
                 return self.json({"error": str(exc).strip().splitlines()[0]}, status=400)
             return self.json({"rows": rows})

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
-from streams.warehouse import MIGRATIONS_DIR, WarehouseError, migrate
+from streams.warehouse import MIGRATIONS_DIR, ChdbWarehouse, ReadPool, WarehouseError, migrate
+from streams.web import Queries
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +46,48 @@ def test_every_table_states_its_engine_and_sorting_key(warehouse):
     )
     assert {row["name"] for row in rows} >= {"raw_events", "parcel_events", "staff_health_events", "dead_letters"}
     assert all(row["sorting_key"] for row in rows)
+
+
+def test_a_query_beside_the_inserts_answers_during_one_and_a_query_after_them_once_it_ended(warehouse):
+    warehouse.execute("CREATE TABLE probe_slow (x UInt64) ENGINE = MergeTree ORDER BY x")
+    inserts, beside = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+    queries = Queries(ReadPool([ChdbWarehouse(warehouse.path, read_only=True)]), beside, inserts)
+    count = "SELECT count() AS n FROM probe_slow"
+
+    async def during_and_after() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        return await queries.rows(count), await queries.rows(count, after_inserts=True)
+
+    try:
+        inserted = inserts.submit(  # two blocks of 1 000 rows, a second each
+            warehouse.execute,
+            "INSERT INTO probe_slow SELECT number FROM numbers(2000) WHERE sleepEachRow(0.001) = 0 "
+            "SETTINGS max_block_size = 1000",
+        )
+        time.sleep(0.3)
+        assert asyncio.run(during_and_after()) == ([{"n": 0}], [{"n": 2000}])
+        assert inserted.done()
+    finally:
+        inserts.shutdown()
+        beside.shutdown()
+        warehouse.execute("DROP TABLE IF EXISTS probe_slow")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO dead_letters (reason) VALUES ('probe')",
+        "CREATE TABLE probe_ro (x UInt8) ENGINE = MergeTree ORDER BY x",
+        "SELECT count() FROM file('/etc/hostname', 'LineAsString')",
+        "SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')",
+        "SELECT 1 SETTINGS readonly = 0",
+        "SET readonly = 0",
+    ],
+)
+def test_a_read_only_connection_refuses_what_is_not_a_plain_read(warehouse, sql):
+    reader = ChdbWarehouse(warehouse.path, read_only=True)
+    try:
+        with pytest.raises(RuntimeError, match="readonly mode"):
+            reader.query(sql)
+        assert reader.query("SELECT count() AS n FROM numbers(3)") == [{"n": 3}]
+    finally:
+        reader.close()

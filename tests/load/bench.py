@@ -12,8 +12,8 @@ that may be memory):
      received -> queryable (the first of reads every 0.1 s that saw the event's insert, see
      `Visibility`), also per 10 s of the run (flat when the stack keeps up with the rate, growing
      when it does not), beside received -> stored, the rate it stored at, the cores the worker
-     used meanwhile (its CPU time over the run's wall time, all its threads) and the batches it
-     stored;
+     used meanwhile (its CPU time over the run's wall time, all its threads), the batches it
+     stored, and how long a dashboard panel's query took meanwhile (`PanelReads`);
   2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
      table in large batches, events/s, and the ratio end to end / ceiling;
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import yaml
@@ -219,7 +219,7 @@ def end_to_end(
     settings = settings_for(directory, broker, "e2e")
     stack = LocalStack.from_settings(settings, own_kafka=False).start()
     try:
-        reader = WorkerReader(settings)
+        reader = WorkerReader(settings, after_inserts=True)  # the figures count whole batches
         folded = {name: directory / f"{name}.folded" for name in ("worker", "ingest")} if profile else {}
         with contextlib.ExitStack() as sampling:
             for name, path in folded.items():
@@ -328,7 +328,7 @@ def paced_run(
     paced_from, began, cpu_before = time.time(), time.perf_counter(), cpu_seconds(worker_pid)
     batches_before = sink_batches(settings)
     since = f"received_at >= fromUnixTimestamp64Milli({int(paced_from * 1000)})"
-    with Visibility(reader, since) as visible:
+    with Visibility(reader, since) as visible, PanelReads(WorkerReader(settings)) as panels:
         asyncio.run(to_http(settings, city, steady, rate=rate, size=min(500, max(1, int(rate / 10)))))
         posted = time.perf_counter() - began
         stored = wait_for_count(reader, "raw_events", total) - began
@@ -348,48 +348,99 @@ def paced_run(
         "worker_cpu_cores": round(worker_cpu / stored, 2),
         "stored_batches": batches,
         "queryable_windows_10s_ms_p50_p99": by_window(queryable, int(paced_from * 1000), seconds=10),
+        "panel_reads": len(panels.times_ms),
+        "panel_read_ms_p50": round(nearest_rank(sorted(panels.times_ms), 0.5)),
+        "panel_read_ms_p99": round(nearest_rank(sorted(panels.times_ms), 0.99)),
     }
 
 
-class Visibility:
-    """When the events received since a moment became queryable: a thread asks the warehouse every
-    `every` seconds for the latest `stored_at` among them and the warehouse's own time.
+class Polling:
+    """A thread that calls `once` every `every` seconds until the block ends. A failed call stops
+    it, and is raised on leaving the block as `failure` (unless the block raised)."""
 
-    `stored_at` is stamped as the insert begins; an event can be read once the insert is done,
-    up to a few hundred milliseconds later at the paced rates (the parts of some 15 tables are
-    written in between). The worker runs reads and inserts one at a time, so a read that sees an
-    insert's `stored_at` ran after that insert ended: its time bounds the moment the insert's
-    events became queryable from above, by at most `every` plus the time a read takes."""
+    failure = "a poll failed"
 
-    def __init__(self, reader: Reader, condition: str, every: float = 0.1) -> None:
-        self._reader, self._condition, self._every = reader, condition, every
-        self.polls: list[tuple[int, int]] = []  # (warehouse time, latest stored_at seen), ms
+    def __init__(self, every: float, name: str) -> None:
+        self._every = every
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="visibility", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._failed: Exception | None = None
 
-    def __enter__(self) -> Visibility:
+    def once(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        if error_type is not None:
-            return
-        if self._failed is not None:  # the polls stopped early: the latencies would be too long
-            raise RuntimeError(f"a poll for queryable events failed: {self._failed}") from self._failed
-        self._ask()  # once more, after every event counted is stored
+        if error_type is None and self._failed is not None:
+            raise RuntimeError(f"{self.failure}: {self._failed}") from self._failed
 
-    def _poll(self) -> None:
+    def _run(self) -> None:
         while not self._stop.wait(self._every):
             try:
-                self._ask()
+                self.once()
             except Exception as exc:  # raised again, in the caller's thread, on leaving
                 self._failed = exc
                 return
 
-    def _ask(self) -> None:
+
+class PanelReads(Polling):
+    """A regulator watching the dashboards while events come in: the panels' queries in turn
+    (every dashboard's but the one site's, the last 24 hours of the city), one every `every`
+    seconds (a dashboard of ten panels refreshed every ten seconds), through the worker's `/query`
+    as the regulator API reads, and how long each took."""
+
+    failure = "a panel's query failed"
+
+    def __init__(self, reader: Reader, every: float = 1.0) -> None:
+        super().__init__(every, "panel-reads")
+        until = datetime.now(SHANGHAI)
+        variables = {"jurisdiction": "3301", "brand": ALL, "site": ALL}
+        self._queries = itertools.cycle(
+            [
+                expand(panel.sql, until - timedelta(days=1), until, variables, interval_s=300)
+                for spec in SPECS
+                if not spec.single_site
+                for panel in spec.panels
+            ]
+        )
+        self._reader = reader
+        self.times_ms: list[float] = []
+
+    def once(self) -> None:
+        began = time.perf_counter()
+        self._reader.query(next(self._queries))
+        self.times_ms.append((time.perf_counter() - began) * 1000)
+
+
+class Visibility(Polling):
+    """When the events received since a moment became queryable: a thread asks the warehouse every
+    `every` seconds for the latest `stored_at` among them and the warehouse's own time.
+
+    `stored_at` is stamped as the insert begins; an event can be read once the insert is done,
+    up to a few hundred milliseconds later at the paced rates (the parts of some 15 tables are
+    written in between). `reader` is to ask with `after_inserts` (streams/web.py): such a read
+    runs after the inserts already begun, so one that sees an insert's `stored_at` ran after that
+    insert ended: its time bounds the moment the insert's events became queryable in every table
+    from above, by at most `every` plus the time a read takes."""
+
+    failure = "a poll for queryable events failed"  # the polls stopped early: the latencies would be too long
+
+    def __init__(self, reader: Reader, condition: str, every: float = 0.1) -> None:
+        super().__init__(every, "visibility")
+        self._reader, self._condition = reader, condition
+        self.polls: list[tuple[int, int]] = []  # (warehouse time, latest stored_at seen), ms
+
+    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        super().__exit__(error_type, *rest)
+        if error_type is None:
+            self.once()  # once more, after every event counted is stored
+
+    def once(self) -> None:
         row = self._reader.query(
             "SELECT toUnixTimestamp64Milli(now64(3)) AS now, toUnixTimestamp64Milli(max(stored_at)) AS latest "
             f"FROM raw_events WHERE {self._condition}"
@@ -497,7 +548,7 @@ def alert_latency(directory: Path, broker: KafkaBroker, batches: int = 20) -> di
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         urllib.request.urlopen(post, timeout=30).read()
-        reader, seen = WorkerReader(settings), dict[str, float]()
+        reader, seen = WorkerReader(settings, after_inserts=True), dict[str, float]()
         deadline = time.time() + 60 + batches
         while len(seen) < batches and time.time() < deadline:
             for row in reader.query("SELECT subject_id FROM alerts WHERE rule_id = 'DIS-IMPORT'"):
@@ -542,7 +593,7 @@ def worker_alone(directory: Path, broker: KafkaBroker, events: list[dict[str, An
     began = time.perf_counter()
     stack.start()
     try:
-        stored = wait_for_count(WorkerReader(settings), "raw_events", len(events))
+        stored = wait_for_count(WorkerReader(settings, after_inserts=True), "raw_events", len(events))
         return {"worker_events_per_s": round(len(events) / (stored - began)), "topic": settings.topic_events}
     finally:
         stack.stop()
@@ -869,6 +920,11 @@ def print_table(result: dict[str, Any]) -> None:
             (
                 "  batches of events stored meanwhile (events each)",
                 batches_figure(run["events"], run["stored_batches"]),
+                "",
+            ),
+            (
+                "  a dashboard panel's query meanwhile p50 / p99 (queries)",
+                f"{run['panel_read_ms_p50']:,} / {run['panel_read_ms_p99']:,} ms ({run['panel_reads']})",
                 "",
             ),
             (

@@ -13,7 +13,7 @@ from faust.types import TP
 from streams.app import create_app
 from streams.compliance.catalogue import load
 from streams.consumer import App, Consumer
-from streams.warehouse import Warehouse
+from streams.warehouse import Reader, Warehouse
 from tests.conftest import stack_settings
 
 EVENTS = TP("events", 0)
@@ -116,7 +116,9 @@ def test_the_worker_fetches_as_much_of_a_partition_as_the_setting_says(tmp_path:
 
     async def created_fetch_bytes() -> int:
         settings = stack_settings("127.0.0.1:9", tmp_path, worker_fetch_bytes=3 * 1024 * 1024)
-        app = create_app(settings, cast("Warehouse", object()), load())  # not queried before the worker runs
+        app = create_app(
+            settings, cast("Warehouse", object()), load(), cast("Reader", object())
+        )  # not queried before the worker runs
         return await created_consumer_setting(app, "_max_partition_fetch_bytes")
 
     assert asyncio.run(created_fetch_bytes()) == 3 * 1024 * 1024
