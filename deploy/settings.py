@@ -95,10 +95,11 @@ class Settings(BaseSettings):
         "backlog is worked off in batches as large as one fetch of each partition (README, Benchmark).",
     )
     worker_read_connections: int = Field(
-        2,
-        ge=1,
-        description="Connections the worker answers GET /query on, beside the one it inserts on: reads run side "
-        "by side and do not wait for an insert.",
+        0,
+        ge=0,
+        description="0: the worker answers GET /query in its warehouse thread, after the inserts begun, and a read "
+        "sees their batches whole. N: on N connections of their own, side by side and beside the inserts: quicker "
+        "reads under load, slower inserts (bench/HISTORY.md).",
     )
     sink_batch_records: int = Field(
         2000, description="Most Kafka records in one batch: folded into the rules, and inserted with any held before."

@@ -379,7 +379,12 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
             "watchdog": watchdog.report() if watchdog.is_alive() else None,
         }
 
-    beside = ThreadPoolExecutor(max_workers=settings.worker_read_connections, thread_name_prefix="warehouse-read")
+    # With no read connections of their own, reads wait in the warehouse thread as `after_inserts` ones do.
+    beside = (
+        ThreadPoolExecutor(max_workers=settings.worker_read_connections, thread_name_prefix="warehouse-read")
+        if settings.worker_read_connections
+        else executor
+    )
     register_pages(app, Queries(reads, beside, executor), report)
     return app
 

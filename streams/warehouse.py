@@ -185,10 +185,8 @@ class WorkerReader:
 
 
 class ReadPool:
-    """Reads side by side, each query on a connection of its own borrowed for its length.
-
-    The worker answers `/query` with one: a dashboard's or the regulator API's read does not wait
-    for the batch being inserted (about 0.25 s at 3 000 events/s), nor for the reads before it."""
+    """Reads, each query on a connection of its own borrowed for its length: side by side when
+    called from as many threads as there are connections."""
 
     def __init__(self, readers: list[Reader]) -> None:
         if not readers:
@@ -206,12 +204,13 @@ class ReadPool:
 
 
 def open_reads(settings: Settings) -> ReadPool:
-    """The worker's own reads, beside its inserts: `worker_read_connections` connections, read-only
-    ones to its chDB directory (opened after the writer, which runs the migrations) or clients of
-    the server."""
+    """The connections the worker answers `/query` on, `worker_read_connections` of them (one when
+    that is 0, for reads in the warehouse thread): read-only ones to its chDB directory (opened
+    after the writer, which runs the migrations) or clients of the server."""
+    connections = range(max(1, settings.worker_read_connections))
     if settings.warehouse == "clickhouse":
-        return ReadPool([ServerWarehouse(settings) for _ in range(settings.worker_read_connections)])
-    return ReadPool([ChdbWarehouse(settings.chdb_dir, read_only=True) for _ in range(settings.worker_read_connections)])
+        return ReadPool([ServerWarehouse(settings) for _ in connections])
+    return ReadPool([ChdbWarehouse(settings.chdb_dir, read_only=True) for _ in connections])
 
 
 def open_reader(settings: Settings) -> Reader:

@@ -3,11 +3,12 @@
 In the embedded setup the worker is the only process that may open chDB, so this is how an
 operator, `tongfang sql`, the regulator API and the tests read the warehouse while the stack runs.
 
-A read runs on a read-only connection of its own (`ReadPool`), beside the insert in progress, and
-sees each table as far as it is written: an insert writes `raw_events` first and its views' tables
-after. `after_inserts=1` runs the read in the worker's warehouse thread instead, after the inserts
-already begun, so that it sees each of their batches in every table or not at all (the bench's
-measure of when events are queryable; `streams/app.py` submits an insert as it begins a batch).
+A read runs on a read-only connection (`ReadPool`). By default it runs in the worker's warehouse
+thread, after the inserts already begun, and sees each of their batches in every table or not at
+all (`streams/app.py` submits an insert as it begins a batch). With TONGFANG_WORKER_READ_CONNECTIONS
+above 0 reads run on that many connections, side by side and beside the inserts, and see each
+table as far as it is written (an insert commits `raw_events` before its views' tables), unless
+they ask with `after_inserts=1`, as the bench's measure of when events are queryable does.
 """
 
 from __future__ import annotations

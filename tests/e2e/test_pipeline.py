@@ -214,7 +214,7 @@ def test_the_workers_reads_may_not_touch_its_machine_nor_write(running_stack, tm
     assert "readonly" in str(body["error"])
 
 
-def test_the_worker_answers_reads_beside_its_inserts_and_after_them(running_stack, token):
+def test_the_worker_answers_reads_with_and_without_after_inserts(running_stack, token):
     body = factories.health_checked()
     assert running_stack.post(body, token)[0] == 202
     wait_until(lambda: stored(running_stack, body["event_id"]) == 1)
