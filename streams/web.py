@@ -3,12 +3,12 @@
 In the embedded setup the worker is the only process that may open chDB, so this is how an
 operator, `tongfang sql`, the regulator API and the tests read the warehouse while the stack runs.
 
-A read runs on a read-only connection (`ReadPool`). By default it runs in the worker's warehouse
-thread, after the inserts already begun, and sees each of their batches in every table or not at
-all (`streams/app.py` submits an insert as it begins a batch). With TONGFANG_WORKER_READ_CONNECTIONS
-above 0 reads run on that many connections, side by side and beside the inserts, and see each
-table as far as it is written (an insert commits `raw_events` before its views' tables), unless
-they ask with `after_inserts=1`, as the bench's measure of when events are queryable does.
+A read runs on a read-only connection (`ReadPool`), TONGFANG_WORKER_READ_CONNECTIONS of them side
+by side and beside the inserts, and sees each table as far as it is written (an insert commits
+`raw_events` before its views' tables). With `after_inserts=1`, or with no read connections of
+their own, it runs in the worker's warehouse thread instead, after the inserts already begun, and
+sees each of their batches in every table or not at all (`streams/app.py` submits an insert as it
+begins a batch): the bench's measure of when events are queryable.
 """
 
 from __future__ import annotations
