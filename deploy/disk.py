@@ -3,7 +3,7 @@
 Without a journal, ext4 passes over the inodes freed in the last minute or so each time it allocates
 one, and ClickHouse creates and frees thousands a minute (a part is a dozen files, and small parts
 are merged away soon after). On such a disk a third of the sink's CPU went to that search (perf;
-README, Benchmark), so the worker says so when its chDB directory is on one, and `make bench` names
+bench/HISTORY.md), so the worker says so when its chDB directory is on one, and `make bench` names
 it beside its figures.
 """
 
@@ -53,5 +53,5 @@ def journal_advice(path: Path, mounts: Path = MOUNTS, proc_fs: Path = PROC_FS) -
     return (
         f"{path.resolve()} is on an ext4 without a journal, where creating a file gets slow while ClickHouse "
         "creates and removes thousands a minute: on the bench's machine a third of the sink's CPU went to it "
-        "(README, Benchmark); a file system with a journal avoids it"
+        "(bench/HISTORY.md); a file system with a journal avoids it"
     )

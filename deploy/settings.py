@@ -86,16 +86,16 @@ class Settings(BaseSettings):
         500,
         ge=1,
         description="Longest wait of the worker's Kafka fetch for records to come: it bounds how long new records "
-        "on a busy partition can wait for a fetch of the quiet ones (faust's own is 1 500; README, Benchmark).",
+        "on a busy partition can wait for a fetch of the quiet ones (faust's own is 1 500; bench/HISTORY.md).",
     )
     worker_fetch_bytes: int = Field(
         8 * 1024 * 1024,
         ge=1024 * 1024,
         description="Most bytes the worker's Kafka fetch takes from one partition (faust's own is 1 MiB): a "
-        "backlog is worked off in batches as large as one fetch of each partition (README, Benchmark).",
+        "backlog is worked off in batches as large as one fetch of each partition (bench/HISTORY.md).",
     )
     worker_read_connections: int = Field(
-        0,
+        2,
         ge=0,
         description="The worker answers GET /query on this many read-only connections of their own, side by side "
         "and beside its inserts (twice as quick under load, with no difference to the inserts measurable here; "
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         500,
         ge=1,
         description="A batch of fewer events is held for the next ones before its insert, which costs about 0.1 to "
-        "0.5 s of CPU all in, whatever its size (README, Benchmark); its rules run at once.",
+        "0.5 s of CPU all in, whatever its size (bench/HISTORY.md); its rules run at once.",
     )
     sink_insert_max_wait_seconds: float = Field(
         0.5, ge=0, description="Longest a batch is held for more events before its insert."

@@ -60,7 +60,7 @@ class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         flight waits for quiet partitions; records that reach the busy ones meanwhile wait for it.
         It is `Settings.worker_fetch_wait_ms`, 500 ms by default: p99 1.5 s where 1.5 s gave 2.3 to
         2.8 at 400 events/s. A worker hung in 3 of 87 short probe runs with 100 ms, in its producer's
-        metadata refresh, and in none of 40 with 500 ms (README, Benchmark).
+        metadata refresh, and in none of 40 with 500 ms (bench/HISTORY.md).
         """
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = cast("App", self.app).fetch_wait_ms  # read when the consumer starts

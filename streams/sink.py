@@ -110,7 +110,7 @@ class Pending:
 
     An insert costs the worker about 0.1 to 0.5 s of CPU all in, whatever its size: its lookups,
     the part its views write into each table they fill, and the merges of those parts later
-    (README, Benchmark). So the records of small batches are held until they make `min_events`
+    (bench/HISTORY.md). So the records of small batches are held until they make `min_events`
     events (valid or parked), or the first of them has been held `max_wait` seconds.
     """
 

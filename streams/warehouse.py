@@ -24,7 +24,7 @@ from deploy.settings import Settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "migrations"
 # An insert into raw_events feeds some 15 materialized views, each writing parts of its own; they
 # are fed side by side rather than one after another (parallel_view_processing). A paced run's
-# received -> queryable at 3 000 events/s, four runs each (README, Benchmark): p50 0.51 to 0.81 s
+# received -> queryable at 3 000 events/s, four runs each (bench/HISTORY.md): p50 0.51 to 0.81 s
 # and p99 1.21 to 1.80 s, against 0.74 to 0.95 s and 1.61 to 2.51 s, for the same CPU.
 INSERT_SETTINGS = (
     "date_time_input_format = 'best_effort', input_format_skip_unknown_fields = 0, "

@@ -1,6 +1,6 @@
 """The worker's watchdog: a thread that ends the process when its partitions stop moving.
 
-A worker can hang without dying. Seen in 3 of 87 short probe runs (README, Benchmark): the event
+A worker can hang without dying. Seen in 3 of 87 short probe runs (bench/HISTORY.md): the event
 loop kept spinning in aiokafka's metadata refresh, the agents stopped acknowledging and the
 process ignored SIGTERM. As long as its heartbeats go out, the group leaves its partitions with
 it. Nothing is lost (the records stay uncommitted), but nothing moves either.

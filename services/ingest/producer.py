@@ -23,7 +23,7 @@ class EventProducer:
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
-            # Fewer bytes over loopback, on the broker's disk and into the worker's fetch (README, Benchmark).
+            # Fewer bytes over loopback, on the broker's disk and into the worker's fetch (bench/HISTORY.md).
             compression_type=settings.ingest_compression_type,
             batch_size=512 * 1024,
             max_request_size=8 * 1024 * 1024,

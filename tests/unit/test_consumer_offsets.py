@@ -112,7 +112,7 @@ def test_the_fetch_waits_as_long_as_the_app_says_not_faust_s_fixed_1_5_s() -> No
 
 
 def test_the_worker_fetches_as_much_of_a_partition_as_the_setting_says(tmp_path: Path) -> None:
-    """faust's 1 MiB a partition would cut a backlog into batches of about 100 records (README, Benchmark)."""
+    """faust's 1 MiB a partition would cut a backlog into batches of about 100 records (bench/HISTORY.md)."""
 
     async def created_fetch_bytes() -> int:
         settings = stack_settings("127.0.0.1:9", tmp_path, worker_fetch_bytes=3 * 1024 * 1024)
