@@ -355,8 +355,8 @@ def paced_run(
 
 
 class Polling:
-    """A thread that calls `once` every `every` seconds until the block ends. A failed call stops
-    it, and is raised on leaving the block as `failure` (unless the block raised)."""
+    """A thread that calls `once`, `every` seconds after the call before, until the block ends. A
+    failed call stops it, and is raised on leaving the block as `failure` (unless the block raised)."""
 
     failure = "a poll failed"
 
@@ -390,9 +390,9 @@ class Polling:
 
 class PanelReads(Polling):
     """A regulator watching the dashboards while events come in: the panels' queries in turn
-    (every dashboard's but the one site's, the last 24 hours of the city), one every `every`
-    seconds (a dashboard of ten panels refreshed every ten seconds), through the worker's `/query`
-    as the regulator API reads, and how long each took."""
+    (every dashboard's but the one site's, the last 24 hours of the city), each `every` seconds
+    after the one before ended (about a dashboard of ten panels refreshed every ten seconds),
+    through the worker's `/query` as the regulator API reads, and how long each took."""
 
     failure = "a panel's query failed"
 

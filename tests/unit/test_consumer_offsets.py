@@ -116,9 +116,8 @@ def test_the_worker_fetches_as_much_of_a_partition_as_the_setting_says(tmp_path:
 
     async def created_fetch_bytes() -> int:
         settings = stack_settings("127.0.0.1:9", tmp_path, worker_fetch_bytes=3 * 1024 * 1024)
-        app = create_app(
-            settings, cast("Warehouse", object()), load(), cast("Reader", object())
-        )  # not queried before the worker runs
+        # The warehouse and the reads are not queried before the worker runs.
+        app = create_app(settings, cast("Warehouse", object()), load(), cast("Reader", object()))
         return await created_consumer_setting(app, "_max_partition_fetch_bytes")
 
     assert asyncio.run(created_fetch_bytes()) == 3 * 1024 * 1024
