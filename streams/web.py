@@ -41,12 +41,13 @@ class Queries:
         self._reads, self._beside, self._after_inserts = reads, beside, after_inserts
 
     async def rows(self, sql: str, *, after_inserts: bool = False) -> list[dict[str, Any]]:
-        if not _READ_ONLY.match(sql) or ";" in sql.strip().rstrip(";"):
+        statement = sql.strip().rstrip(";")
+        if not _READ_ONLY.match(statement) or ";" in statement:
             raise QueryRefused("sql: one SELECT/WITH/SHOW/DESCRIBE statement expected")
-        if _INTO_OUTFILE.search(sql):
+        if _INTO_OUTFILE.search(statement):
             raise QueryRefused("sql: INTO OUTFILE would write a file on the worker's machine")
         executor = self._after_inserts if after_inserts else self._beside
-        return await asyncio.get_running_loop().run_in_executor(executor, self._reads.query, sql.strip().rstrip(";"))
+        return await asyncio.get_running_loop().run_in_executor(executor, self._reads.query, statement)
 
 
 def register_pages(app: faust.App, queries: Queries, stats: Callable[[], dict[str, Any]]) -> None:

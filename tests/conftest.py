@@ -4,6 +4,7 @@ the stack's own processes on free loopback ports, stopped by PID afterwards."""
 from __future__ import annotations
 
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -114,12 +115,22 @@ class StackClient:
             return exc.code, orjson.loads(exc.read())
 
     def query(self, sql: str) -> list[dict[str, Any]]:
+        status, body = self.query_response(sql)
+        if status != 200:
+            raise AssertionError(f"the worker refused the query ({status}): {body.get('error')}")
+        rows: list[dict[str, Any]] = body["rows"]
+        return rows
+
+    def query_response(self, sql: str, **params: str) -> tuple[int, dict[str, Any]]:
+        """GET /query on the worker: the status and the JSON body, refusals included."""
         url = f"http://{self.settings.worker_web_host}:{self.settings.worker_web_port}/query?" + (
-            urllib.parse.urlencode({"sql": sql})
+            urllib.parse.urlencode({"sql": sql, **params})
         )
-        with urllib.request.urlopen(url, timeout=60) as response:
-            rows: list[dict[str, Any]] = orjson.loads(response.read())["rows"]
-            return rows
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return response.status, orjson.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, orjson.loads(exc.read())
 
     def scalar(self, sql: str) -> Any:
         row = self.query(sql)[0]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
 import orjson
@@ -191,25 +188,15 @@ def test_the_bench_sees_posted_events_become_queryable_after_their_insert_began(
         assert began[received] < queryable <= done - received + 50
 
 
-def worker_query(client: StackClient, sql: str, **extra: str) -> tuple[int, dict[str, object]]:
-    settings = client.settings
-    query = urllib.parse.urlencode({"sql": sql, **extra})
-    try:
-        with urllib.request.urlopen(f"http://{settings.worker_web_host}:{settings.worker_web_port}/query?{query}") as r:
-            return r.status, orjson.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
-
-
 def test_the_workers_reads_may_not_touch_its_machine_nor_write(running_stack, tmp_path):
     target = tmp_path / "out.csv"
-    status, body = worker_query(running_stack, f"SELECT 1 INTO OUTFILE '{target}'")
+    status, body = running_stack.query_response(f"SELECT 1 INTO OUTFILE '{target}'")
     assert (status, body["error"]) == (400, "sql: INTO OUTFILE would write a file on the worker's machine")
     assert not target.exists()
-    status, body = worker_query(running_stack, "SELECT count() AS n FROM file('/etc/hostname', 'LineAsString')")
+    status, body = running_stack.query_response("SELECT count() AS n FROM file('/etc/hostname', 'LineAsString')")
     assert status == 400
     assert "readonly mode" in str(body["error"])
-    status, body = worker_query(running_stack, "SELECT 1 AS one SETTINGS readonly = 0")
+    status, body = running_stack.query_response("SELECT 1 AS one SETTINGS readonly = 0")
     assert status == 400
     assert "readonly" in str(body["error"])
 
@@ -219,5 +206,5 @@ def test_the_worker_answers_reads_with_and_without_after_inserts(running_stack, 
     assert running_stack.post(body, token)[0] == 202
     wait_until(lambda: stored(running_stack, body["event_id"]) == 1)
     sql = f"SELECT count() AS n FROM staff_health_events WHERE event_id = '{body['event_id']}'"
-    assert worker_query(running_stack, sql) == (200, {"rows": [{"n": 1}]})
-    assert worker_query(running_stack, sql, after_inserts="1") == (200, {"rows": [{"n": 1}]})
+    assert running_stack.query_response(sql) == (200, {"rows": [{"n": 1}]})
+    assert running_stack.query_response(sql, after_inserts="1") == (200, {"rows": [{"n": 1}]})
