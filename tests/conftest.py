@@ -87,6 +87,15 @@ def stack_settings(bootstrap: str, data_dir: Path, **overrides: Any) -> Settings
     )
 
 
+def json_response(request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
+    """The status and the JSON body of a call to one of the stack's services, refusals included."""
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
 class StackClient:
     """Drives a running stack the way a user does: HTTP to ingest, SQL through the worker."""
 
@@ -107,12 +116,7 @@ class StackClient:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         url = f"http://{self.settings.ingest_host}:{self.settings.ingest_port}/v1/events"
-        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, orjson.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, orjson.loads(exc.read())
+        return json_response(urllib.request.Request(url, data=data, headers=headers, method="POST"))
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         status, body = self.query_response(sql)
@@ -126,11 +130,7 @@ class StackClient:
         url = f"http://{self.settings.worker_web_host}:{self.settings.worker_web_port}/query?" + (
             urllib.parse.urlencode({"sql": sql, **params})
         )
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                return response.status, orjson.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, orjson.loads(exc.read())
+        return json_response(urllib.request.Request(url))
 
     def scalar(self, sql: str) -> Any:
         row = self.query(sql)[0]

@@ -10,12 +10,11 @@ that may be memory):
      city paced at each rate of --paced in turn (by default a half, a quarter and an eighth of
      the burst's end-to-end rate) for --paced-seconds. Latency: for the burst, received -> stored
      (stored_at minus received_at, per event: the backlog's wait until its insert began); for a
-     paced run, what a sender sees,
-     received -> queryable (the first of reads every 0.1 s that saw the event's insert, see
-     `Visibility`), also per 10 s of the run (flat when the stack keeps up with the rate, growing
-     when it does not), beside received -> stored, the rate it stored at, the cores the worker
-     used meanwhile (its CPU time over the run's wall time, all its threads), the batches it
-     stored, and how long a dashboard panel's query took meanwhile (`PanelReads`);
+     paced run, what a sender sees, received -> queryable (the first of reads every 0.1 s that saw
+     the event's insert, see `Visibility`), also per 10 s of the run (flat when the stack keeps up
+     with the rate, growing when it does not), beside received -> stored, the rate it stored at,
+     the cores the worker used meanwhile (its CPU time over the run's wall time, all its threads),
+     the batches it stored, and how long a dashboard panel's query took meanwhile (`PanelReads`);
   2. the ceiling: a plain aiokafka consumer reading the same topic into the same sink code and
      table in large batches, events/s, and the ratio end to end / ceiling;
   3. ingest alone (HTTP -> Kafka acked) and worker alone (a pre-filled topic -> chDB), events/s;
