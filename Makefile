@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 KAFKA_LIB := deploy/kafka/lib
 STAMP := $(VENV)/.installed
 
-.PHONY: install kafka-jars browser run test lint unit integration schemas dashboards bench soak clean
+.PHONY: install kafka-jars console-assets browser run test lint unit integration schemas dashboards bench soak clean
 
-install: $(STAMP) kafka-jars
+install: $(STAMP) kafka-jars console-assets
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -24,6 +24,23 @@ $(KAFKA_LIB)/.fetched: deploy/kafka/pom.xml
 	@command -v mvn >/dev/null || { echo "need Maven (mvn) and Java 17 on PATH"; exit 1; }
 	rm -rf $(KAFKA_LIB)
 	cd deploy/kafka && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime
+	touch $@
+
+# What the regulators' console serves from npm (never a CDN at run time): Apache ECharts' minified
+# build with its LICENSE and NOTICE, and the GB/T 2260 division names of china-division. Pinned.
+ECHARTS := echarts@6.1.0
+DIVISIONS := china-division@2.7.0
+VENDOR := services/regulator/static/vendor
+console-assets: $(VENDOR)/.fetched
+
+$(VENDOR)/.fetched: Makefile
+	@command -v npm >/dev/null || { echo "need npm (Node.js) on PATH for the console's assets"; exit 1; }
+	rm -rf $(VENDOR) build/npm && mkdir -p $(VENDOR)/echarts $(VENDOR)/china-division build/npm
+	cd build/npm && npm pack --silent $(ECHARTS) $(DIVISIONS) >/dev/null
+	tar -xzf build/npm/echarts-*.tgz -C $(VENDOR)/echarts --strip-components=1 \
+	  package/dist/echarts.min.js package/LICENSE package/NOTICE
+	tar -xzf build/npm/china-division-*.tgz -C $(VENDOR)/china-division --strip-components=1 \
+	  package/dist/provinces.csv package/dist/cities.csv package/dist/areas.csv package/LICENSE package/package.json
 	touch $@
 
 # Headless Chromium and CJK fonts from Debian, for the daily report's rendering test.

@@ -1,8 +1,14 @@
-"""网点详情: one site's events, open alerts, batch ledger and health checks."""
+"""网点详情: one site's events, open alerts, batch ledger and health checks.
+
+Every panel also filters on the jurisdiction, as every other dashboard does: the console forces that
+variable to the regulator's own, so a site of another jurisdiction shows nothing.
+"""
 
 from __future__ import annotations
 
 from dashboards.spec import OPEN, SEVERITY_ZH, DashboardSpec, PanelSpec
+
+THIS_SITE = "site_id = '${site}' AND startsWith(division_code, '${jurisdiction}')"
 
 EVENT_ZH = (
     "transform(event_type, ['parcels.received', 'parcels.disinfected', 'parcels.dispatched', 'staff.health_checked', "
@@ -20,7 +26,7 @@ DASHBOARD = DashboardSpec(
             "事件（按类型）",
             "barchart",
             f"SELECT {EVENT_ZH} AS `事件类型`, count() AS `事件数` FROM raw_events "
-            "WHERE site_id = '${site}' AND $__timeFilter(occurred_at) GROUP BY `事件类型` ORDER BY `事件数` DESC",
+            f"WHERE {THIS_SITE} AND $__timeFilter(occurred_at) GROUP BY `事件类型` ORDER BY `事件数` DESC",
             ("事件类型", "事件数"),
             width=12,
             height=9,
@@ -30,7 +36,7 @@ DASHBOARD = DashboardSpec(
             "table",
             f"SELECT {SEVERITY_ZH} AS `级别`, title_zh AS `预警`, subject_id AS `对象`, "
             "formatDateTime(deadline, '%Y-%m-%d %H:%i') AS `时限` FROM alerts "
-            f"WHERE site_id = '${{site}}' AND {OPEN} ORDER BY deadline",
+            f"WHERE {THIS_SITE} AND {OPEN} ORDER BY deadline",
             ("级别", "预警", "对象", "时限"),
             width=12,
             height=9,
@@ -46,7 +52,7 @@ DASHBOARD = DashboardSpec(
             "formatDateTime(minIf(occurred_at, event_type = 'parcels.disinfected'), '%m-%d %H:%i')) AS `消毒时间`, "
             "if(countIf(event_type = 'parcels.dispatched') = 0, '未分发', "
             "formatDateTime(minIf(occurred_at, event_type = 'parcels.dispatched'), '%m-%d %H:%i')) AS `分发时间` "
-            "FROM parcel_events WHERE site_id = '${site}' AND $__timeFilter(occurred_at) "
+            f"FROM parcel_events WHERE {THIS_SITE} AND $__timeFilter(occurred_at) "
             "GROUP BY batch_id ORDER BY `到达时间` DESC LIMIT 200",
             ("批次", "来源", "到达件数", "到达时间", "消毒时间", "分发时间"),
             width=14,
@@ -58,7 +64,7 @@ DASHBOARD = DashboardSpec(
             "SELECT formatDateTime(occurred_at, '%m-%d %H:%i') AS `时间`, staff_id AS `人员（化名）`, "
             "temperature AS `体温`, transform(health_code, ['green', 'yellow', 'red'], ['绿码', '黄码', '红码'], '') "
             "AS `健康码`, arrayStringConcat(symptoms, ', ') AS `症状` FROM staff_health_events "
-            "WHERE site_id = '${site}' AND event_type = 'staff.health_checked' AND $__timeFilter(occurred_at) "
+            f"WHERE {THIS_SITE} AND event_type = 'staff.health_checked' AND $__timeFilter(occurred_at) "
             "ORDER BY occurred_at DESC LIMIT 200",
             ("时间", "人员（化名）", "体温", "健康码", "症状"),
             width=10,

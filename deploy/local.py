@@ -29,6 +29,7 @@ from services.registry import Registry
 from streams.logs import configure
 
 DEMO_ENTERPRISE = "demo-express"
+DEMO_REGULATOR = ("demo-post-3301", "杭州市邮政管理局（示范）", "3301")  # the city of the demo sites
 MAX_RESTARTS, RESTART_WINDOW_S = 5, 600
 DEMO_SITES = [
     ("demo-hz-xihu-01", "330106", "西湖区文三路网点", "outlet", 30.2799, 120.1306, False),
@@ -46,7 +47,8 @@ def main() -> None:
     configure("WARNING")
     stack = LocalStack.from_settings(settings)
     print(
-        f"Starting Kafka, the stream worker, the notifier and the ingest API (data in {settings.data_dir}/) ...",
+        f"Starting Kafka, the stream worker, the notifier, the ingest API and the regulators' console "
+        f"(data in {settings.data_dir}/) ...",
         flush=True,
     )
     try:
@@ -55,7 +57,7 @@ def main() -> None:
         stack.stop()
         sys.exit(f"could not start the stack: {exc}")
     token = _demo_enterprise(settings)
-    _print_welcome(settings, token)
+    _print_welcome(settings, token, _demo_regulator(settings))
     stop = False
 
     def request_stop(*_: object) -> None:
@@ -114,9 +116,11 @@ def _simulate(settings: Settings, sites: int) -> None:
 
 
 def _demo_enterprise(settings: Settings) -> str:
-    """A fresh token for the demo enterprise, and its sites registered through the API."""
+    """A fresh token for the demo enterprise (the last run's is revoked), and its sites registered
+    through the API."""
     registry = Registry(settings.ingest_db_path)
     try:
+        registry.revoke_tokens(DEMO_ENTERPRISE)
         token = registry.create_enterprise(DEMO_ENTERPRISE, "示范快递有限公司")
     finally:
         registry.close()
@@ -151,8 +155,18 @@ def _demo_enterprise(settings: Settings) -> str:
     return token
 
 
-def _print_welcome(settings: Settings, token: str) -> None:
+def _demo_regulator(settings: Settings) -> str:
+    """A fresh token for the demo regulator (re-keying it ends the last run's sessions)."""
+    registry = Registry(settings.ingest_db_path)
+    try:
+        return registry.create_regulator(*DEMO_REGULATOR)
+    finally:
+        registry.close()
+
+
+def _print_welcome(settings: Settings, token: str, regulator_token: str) -> None:
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    console = f"http://{settings.regulator_host}:{settings.regulator_port}"
     worker = f"http://{settings.worker_web_host}:{settings.worker_web_port}"
     site = DEMO_SITES[1][0]
     routes = settings.notify_routes or "none yet: set TONGFANG_NOTIFY_ROUTES"
@@ -163,6 +177,7 @@ Tongfang is running.
   ingest API       {ingest}/v1/events      (API docs: {ingest}/docs)
   stream worker    {worker}/stats          (read-only SQL: {worker}/query?sql=...)
   notifier         http://{settings.notify_host}:{settings.notify_port}/stats   (routes: {routes})
+  regulators       {console}/                (the console: dashboards; API at {console}/v1/...)
   warehouse        chDB in {settings.chdb_dir}/
   logs             {settings.data_dir}/logs/
 
@@ -179,6 +194,10 @@ Post an event:
 Look at it (an imported batch with no disinfection record raises DIS-IMPORT an hour later):
   .venv/bin/tongfang sql "SELECT event_type, site_id, occurred_at FROM raw_events ORDER BY occurred_at DESC LIMIT 10"
   .venv/bin/tongfang sql "SELECT alert_type, rule_id, site_id, subject_id, at FROM alerts ORDER BY at DESC LIMIT 10"
+
+Regulators' console (demo regulator {DEMO_REGULATOR[0]}, {DEMO_REGULATOR[1]}): open in a browser
+  {console}/login#token={regulator_token}
+  (signs in at once; or open {console}/login and paste the token {regulator_token})
 
 Ctrl-C stops everything.""",
         flush=True,

@@ -68,7 +68,10 @@ class Settings(BaseSettings):
         "tongfang-worker", description="faust app id: the workers' consumer group and changelog topic prefix."
     )
     regulator_host: str = "127.0.0.1"
-    regulator_port: int = Field(8090, description="The regulator API.")
+    regulator_port: int = Field(8090, description="The regulator API and the regulators' console.")
+    regulator_session_hours: float = Field(
+        8.0, gt=0, description="How long a console sign-in lasts (a revoked regulator is out at once)."
+    )
     worker_session_timeout: float = Field(
         10.0, description="Seconds before a silent worker's partitions move to the others (failover time)."
     )

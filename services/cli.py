@@ -77,6 +77,21 @@ def regulator_create(regulator_id: str, name: str, jurisdiction: str) -> None:
         registry.close()
 
 
+@regulator.command("revoke")
+@click.argument("regulator_id")
+def regulator_revoke(regulator_id: str) -> None:
+    """Remove REGULATOR_ID: its token stops working and its console sessions end at their next request."""
+    from services.registry import Registry
+
+    registry = Registry(Settings().ingest_db_path)
+    try:
+        if not registry.revoke_regulator(regulator_id):
+            raise click.BadParameter("no such regulator", param_hint="REGULATOR_ID")
+    finally:
+        registry.close()
+    click.echo(f"revoked {regulator_id}")
+
+
 @regulator.command("row-policies")
 @click.option(
     "--service-user",

@@ -30,6 +30,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except Problem as problem:
         return problem_response(problem.status, problem.field, problem.reason)
     except web.HTTPException as exc:
+        if 300 <= exc.status < 400:  # redirects are answers, not problems
+            raise
         if exc.status == 413:
             return problem_response(413, "$", "the body is too large")
         return problem_response(exc.status, "$", exc.text or exc.reason)

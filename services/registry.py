@@ -53,6 +53,13 @@ CREATE TABLE IF NOT EXISTS regulators (
     token_sha256  TEXT NOT NULL UNIQUE,
     created_at    REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS regulator_sessions (
+    session_sha256 TEXT PRIMARY KEY,
+    regulator_id   TEXT NOT NULL,
+    token_sha256   TEXT NOT NULL,  -- the token signed in with: a re-keyed or revoked regulator is out
+    csrf           TEXT NOT NULL,
+    expires_at     REAL NOT NULL
+);
 """
 
 
@@ -67,6 +74,12 @@ class Regulator:
     regulator_id: str
     name: str
     jurisdiction: str  # a division-code prefix: 33 (province), 3301 (city), 330106 (district)
+
+
+@dataclass(frozen=True)
+class Session:
+    regulator: Regulator
+    csrf: str  # what the console's POSTs must carry (X-CSRF-Token): a page of another origin cannot read it
 
 
 class Registry:
@@ -147,6 +160,45 @@ class Registry:
             "SELECT regulator_id, name, jurisdiction FROM regulators WHERE token_sha256 = ?", (_digest(token),)
         ).fetchone()
         return Regulator(row[0], row[1], row[2]) if row else None
+
+    def revoke_regulator(self, regulator_id: str) -> bool:
+        """Remove the regulator: its token stops working and its console sessions end at their next request."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM regulator_sessions WHERE regulator_id = ?", (regulator_id,))
+            removed = self._db.execute("DELETE FROM regulators WHERE regulator_id = ?", (regulator_id,)).rowcount
+        return removed > 0
+
+    # Console sessions ----------------------------------------------------------------------------
+
+    def open_session(self, token: str, lifetime_s: float) -> tuple[str, Session] | None:
+        """Sign a regulator in with its token: a fresh session token (for the cookie) and the session."""
+        regulator = self.authenticate_regulator(token)
+        if regulator is None:
+            return None
+        session_token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM regulator_sessions WHERE expires_at <= ?", (now,))
+            self._db.execute(
+                "INSERT INTO regulator_sessions (session_sha256, regulator_id, token_sha256, csrf, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (_digest(session_token), regulator.regulator_id, _digest(token), csrf, now + lifetime_s),
+            )
+        return session_token, Session(regulator, csrf)
+
+    def session(self, session_token: str) -> Session | None:
+        """The live session of that cookie: not expired, and its regulator still holds the token it signed in with."""
+        row = self._db.execute(
+            "SELECT r.regulator_id, r.name, r.jurisdiction, s.csrf FROM regulator_sessions s "
+            "JOIN regulators r ON r.regulator_id = s.regulator_id AND r.token_sha256 = s.token_sha256 "
+            "WHERE s.session_sha256 = ? AND s.expires_at > ?",
+            (_digest(session_token), time.time()),
+        ).fetchone()
+        return Session(Regulator(row[0], row[1], row[2]), row[3]) if row else None
+
+    def close_session(self, session_token: str) -> None:
+        self._db.execute("DELETE FROM regulator_sessions WHERE session_sha256 = ?", (_digest(session_token),))
 
     # Sites -------------------------------------------------------------------------------------
 

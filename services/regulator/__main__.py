@@ -7,6 +7,9 @@ from aiohttp import web
 from deploy.settings import Settings, use_event_loop
 from services.registry import Registry
 from services.regulator.app import create_app
+from services.regulator.boards import Boards
+from services.regulator.console import Console
+from services.regulator.divisions import Divisions
 from streams.logs import configure
 from streams.warehouse import open_reader
 
@@ -15,7 +18,9 @@ def main() -> None:
     settings = Settings()
     configure(settings.log_level)
     use_event_loop(settings)
-    app = create_app(Registry(settings.ingest_db_path), open_reader(settings))
+    registry, reader = Registry(settings.ingest_db_path), open_reader(settings)
+    console = Console(registry, reader, Boards.load(), Divisions.load(), settings.regulator_session_hours)
+    app = create_app(registry, reader, console=console)
     web.run_app(app, host=settings.regulator_host, port=settings.regulator_port, print=None, access_log=None)
 
 

@@ -7,6 +7,8 @@ GET /v1/alerts/open[?severity=critical&rule=DIS-IMPORT]
 GET /v1/sites/{site_id}
 GET /v1/jurisdictions/{code}/daily?date=YYYY-MM-DD
 GET /v1/reports/daily?date=YYYY-MM-DD[&jurisdiction=code]    (text/html)
+
+The same service serves the regulators' console (services/regulator/console.py) to browsers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from dashboards.report import gather, render
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
+from services.regulator.boards import Boards
+from services.regulator.console import Console, add_routes
+from services.regulator.divisions import Divisions
 from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.regulator")
@@ -145,9 +150,15 @@ def _day(request: web.Request) -> date:
         raise Problem(422, "date", "expected YYYY-MM-DD") from None
 
 
-def create_app(registry: Registry, reader: Reader, limiter: RateLimiter | None = None) -> web.Application:
+def create_app(
+    registry: Registry,
+    reader: Reader,
+    limiter: RateLimiter | None = None,
+    console: Console | None = None,
+) -> web.Application:
     api = RegulatorApi(registry, reader, limiter or RateLimiter(10, 30))
     app = web.Application(middlewares=[problems])
+    add_routes(app, console or Console(registry, reader, Boards.load(), Divisions.load()))
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
