@@ -16,6 +16,7 @@ import msgspec
 
 from schemas.community import AnomalyReported
 from schemas.corrections import EventVoided
+from schemas.desk import AlertAcknowledged, AlertAssigned, AlertClosed
 from schemas.envelope import Event
 from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested, StaffVaccinated
 from schemas.parcels import (
@@ -53,12 +54,23 @@ AnyEvent = Union[  # noqa: UP007 (msgspec needs a runtime Union of the tagged ty
     AnomalyReported,
     EventVoided,
     PolicyLevelChanged,
+    AlertAcknowledged,
+    AlertAssigned,
+    AlertClosed,
 ]
 EVENT_CLASSES: tuple[type[Event], ...] = get_args(AnyEvent)
 EVENT_TYPES: dict[str, type[Event]] = {
     msgspec.inspect.type_info(cls).tag: cls  # type: ignore[attr-defined]
     for cls in EVENT_CLASSES
 }
+
+EVENT_TAGS: dict[type[Event], str] = {cls: tag for tag, cls in EVENT_TYPES.items()}
+
+
+def event_type(event: Event) -> str:
+    """The `event_type` an event is tagged with."""
+    return EVENT_TAGS[type(event)]
+
 
 _event_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 _object_or_array: msgspec.json.Decoder[list[msgspec.Raw] | dict[str, msgspec.Raw]] = msgspec.json.Decoder(

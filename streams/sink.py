@@ -291,7 +291,7 @@ class Sink:
         result.parked.append(DeadLetter(record, index, str(event.event_id), field, reason))
 
 
-_TAGS: dict[type, str] = {cls: tag for tag, cls in events.EVENT_TYPES.items()}
+_TAGS = events.EVENT_TAGS
 
 
 class RawRow(msgspec.Struct, array_like=False):

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+ALERT_ID = "3f1c0d9e-5b6a-5f1e-9d0a-6c1b2a3d4e5f"
 BASE_TIME = datetime(2026, 11, 23, 8, 0, tzinfo=SHANGHAI)
 PSEUDONYM = "ps_0123456789abcdef0123456789abcdef"
 DRIVER = "ps_fedcba9876543210fedcba9876543210"
@@ -126,4 +127,10 @@ def examples() -> dict[str, dict[str, Any]]:
         "policy.level_changed": event(
             "policy.level_changed", {"division_code": "330100", "level": "response"}, enterprise="post-330100"
         ),
+        "alert.acknowledged": event("alert.acknowledged", {"alert_id": ALERT_ID, "regulator_id": "post-3301"}),
+        "alert.assigned": event(
+            "alert.assigned",
+            {"alert_id": ALERT_ID, "regulator_id": "post-3301", "assignee_enterprise_id": "ent-a", "due": later},
+        ),
+        "alert.closed": event("alert.closed", {"alert_id": ALERT_ID, "regulator_id": "post-3301", "note": "已整改"}),
     }

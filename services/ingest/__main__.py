@@ -10,6 +10,7 @@ from services.ingest.producer import EventProducer
 from services.registry import Registry
 from streams.logs import configure
 from streams.topics import ensure_topics
+from streams.warehouse import open_reader
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
     ensure_topics(settings)
     registry = Registry(settings.ingest_db_path)
     producer = EventProducer(settings)
-    app = create_app(settings, registry, producer)
+    app = create_app(settings, registry, producer, open_reader(settings))
 
     async def close(_: web.Application) -> None:
         producer.close()

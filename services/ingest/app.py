@@ -1,7 +1,8 @@
 """The ingest HTTP API: enterprises post events; each is accepted only once Kafka acked it (acks=all).
 
-POST /v1/events   one event (JSON object) or a batch (JSON array), Bearer token of the enterprise
-GET  /health      liveness
+POST /v1/events       one event (JSON object) or a batch (JSON array), Bearer token of the enterprise
+GET  /v1/assignments  alerts regulators assigned (督办) to the enterprise at the alert desk, newest first
+GET  /health          liveness
 GET  /openapi.json, /docs
 """
 
@@ -25,6 +26,7 @@ from services.ingest.producer import EventProducer
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Enterprise, Registry
+from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.ingest")
 _json = msgspec.json.Encoder()
@@ -37,6 +39,14 @@ class Ingest:
     producer: EventProducer
     in_flight: set[uuid.UUID] = field(default_factory=set)
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))
+    reader: Reader | None = None
+
+    async def assignments(self, request: web.Request) -> web.Response:
+        enterprise = self._authenticate(request)
+        if self.reader is None:
+            raise Problem(503, "$", "assignments need the warehouse, which this service was started without")
+        rows = await asyncio.to_thread(self.reader.query, assignments_sql(enterprise.enterprise_id))
+        return _json_response({"enterprise_id": enterprise.enterprise_id, "count": len(rows), "assignments": rows}, 200)
 
     async def post_events(self, request: web.Request) -> web.Response:
         enterprise = self._authenticate(request)
@@ -128,9 +138,33 @@ def _json_response(body: object, status: int) -> web.Response:
     return web.Response(body=_json.encode(body), status=status, content_type="application/json")
 
 
-def create_app(settings: Settings, registry: Registry, producer: EventProducer) -> web.Application:
+def assignments_sql(enterprise_id: str) -> str:
+    """Each assignment (督办) addressed to the enterprise, with its alert and whether the desk closed it."""
+    mine = f"assignee_enterprise_id = {literal(enterprise_id)}"
+    return (
+        "SELECT toString(a.alert_id) AS alert_id, a.site_id AS site_id, r.rule_id AS rule_id, "
+        "r.title_zh AS title_zh, r.subject_id AS subject_id, a.regulator_id AS regulator_id, "
+        "formatDateTime(a.occurred_at, '%Y-%m-%dT%H:%i:%S+08:00') AS assigned_at, "
+        "formatDateTime(a.due, '%Y-%m-%dT%H:%i:%S+08:00') AS due, a.note AS note, "
+        "a.alert_id IN (SELECT alert_id FROM alert_actions WHERE action = 'closed') AS closed "
+        f"FROM (SELECT * FROM alert_actions WHERE action = 'assigned' AND {mine} "
+        "ORDER BY occurred_at DESC LIMIT 1 BY event_id) AS a "
+        "LEFT JOIN (SELECT alert_id, any(rule_id) AS rule_id, any(title_zh) AS title_zh, any(subject_id) AS subject_id "
+        "FROM alerts WHERE alert_type = 'alert.raised' AND alert_id IN (SELECT alert_id FROM alert_actions "
+        f"WHERE {mine}) GROUP BY alert_id) AS r ON r.alert_id = a.alert_id "
+        "ORDER BY a.occurred_at DESC LIMIT 1000"
+    )
+
+
+def create_app(
+    settings: Settings, registry: Registry, producer: EventProducer, reader: Reader | None = None
+) -> web.Application:
     ingest = Ingest(
-        settings, registry, producer, limiter=RateLimiter(settings.ingest_rate_per_second, settings.ingest_rate_burst)
+        settings,
+        registry,
+        producer,
+        limiter=RateLimiter(settings.ingest_rate_per_second, settings.ingest_rate_burst),
+        reader=reader,
     )
     app = web.Application(middlewares=[problems], client_max_size=settings.ingest_max_body_bytes + 1)
     document = _json.encode(openapi_document(settings))
@@ -151,6 +185,7 @@ def create_app(settings: Settings, registry: Registry, producer: EventProducer) 
 
     app.cleanup_ctx.append(forget_old_ids)
     app.router.add_post("/v1/events", ingest.post_events)
+    app.router.add_get("/v1/assignments", ingest.assignments)
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/docs", docs)

@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from schemas import events
+from schemas.desk import DESK_EVENTS
 from schemas.policy import PolicyLevelChanged
 from schemas.registry import SiteRegistered
 from services.registry import Enterprise, Registry
@@ -142,6 +143,8 @@ def _claim(registry: Registry, me: str, sites: list[str], intake: Intake, outcom
 def _envelope_problem(event: events.AnyEvent, enterprise: Enterprise) -> tuple[str, str] | None:
     if isinstance(event, PolicyLevelChanged):
         return "event_type", "policy.level_changed is posted by regulators, not enterprises"
+    if isinstance(event, DESK_EVENTS):
+        return "event_type", f"{events.event_type(event)} is recorded by regulators at the alert desk"
     if event.enterprise_id != enterprise.enterprise_id:
         return "enterprise_id", f"does not match the credentials (expected {enterprise.enterprise_id})"
     return None

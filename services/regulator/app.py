@@ -26,9 +26,12 @@ from dashboards.report import gather, render
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
+from services.regulator import desk
 from services.regulator.boards import Boards
 from services.regulator.console import Console, add_routes
+from services.regulator.desk import Desk, Publisher
 from services.regulator.divisions import Divisions
+from streams.compliance.catalogue import load as load_catalogue
 from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.regulator")
@@ -155,10 +158,14 @@ def create_app(
     reader: Reader,
     limiter: RateLimiter | None = None,
     console: Console | None = None,
+    publisher: Publisher | None = None,
 ) -> web.Application:
+    """The API, and the console with its alert desk (whose actions need a `publisher` to Kafka)."""
     api = RegulatorApi(registry, reader, limiter or RateLimiter(10, 30))
     app = web.Application(middlewares=[problems])
-    add_routes(app, console or Console(registry, reader, Boards.load(), Divisions.load()))
+    console = console or Console(registry, reader, Boards.load(), Divisions.load())
+    add_routes(app, console)
+    desk.add_routes(app, Desk(console, publisher, load_catalogue()))
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

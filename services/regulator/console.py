@@ -158,21 +158,25 @@ class Console:
         return response
 
     async def page(self, request: web.Request) -> web.StreamResponse:
+        if request.path == "/":
+            if self.session(request) is not None:
+                raise web.HTTPFound("/d/tongfang-overview")
+        elif self.boards.get(request.match_info.get("uid", "")) is None:
+            raise Problem(404, "uid", "no such dashboard")
+        return await self.page_file(request, "console.html")
+
+    async def page_file(self, request: web.Request, name: str) -> web.StreamResponse:
+        """Another page of the console (the desk, ...): signed in, else to sign-in and back."""
         if self.session(request) is None:
             raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
-        if request.path == "/":
-            raise web.HTTPFound("/d/tongfang-overview")
-        uid = request.match_info.get("uid", "")
-        if self.boards.get(uid) is None:
-            raise Problem(404, "uid", "no such dashboard")
-        return web.FileResponse(STATIC / "console.html", headers=_SECURITY_HEADERS)
+        return web.FileResponse(STATIC / name, headers=_SECURITY_HEADERS)
 
     # The dashboards' API -------------------------------------------------------------------------
 
     async def session_info(self, request: web.Request) -> web.Response:
         session = self.signed_in(request)
         regulator = session.regulator
-        return _json(
+        return json_response(
             {
                 "regulator_id": regulator.regulator_id,
                 "name": regulator.name,
@@ -184,11 +188,11 @@ class Console:
 
     async def dashboard_list(self, request: web.Request) -> web.Response:
         self.signed_in(request)
-        return _json({"dashboards": [{"uid": board.uid, "title": board.title} for board in self.boards]})
+        return json_response({"dashboards": [{"uid": board.uid, "title": board.title} for board in self.boards]})
 
     async def dashboard(self, request: web.Request) -> web.Response:
         self.signed_in(request)
-        return _json(self._board(request).document)
+        return json_response(self._board(request).document)
 
     async def variable(self, request: web.Request) -> web.Response:
         session = self.signed_in(request)
@@ -202,10 +206,10 @@ class Console:
         if name == "jurisdiction":
             own = literal(session.regulator.jurisdiction)
             expanded = f"SELECT code FROM ({expanded}) WHERE startsWith(code, {own}) ORDER BY length(code), code"
-        rows = await self._rows(expanded)
+        rows = await self.rows(expanded)
         values = [str(next(iter(row.values()))) for row in rows]
         options = [{"value": value, "text": self._text(name, value)} for value in values]
-        return _json({"name": name, "options": options})
+        return json_response({"name": name, "options": options})
 
     async def panel(self, request: web.Request) -> web.Response:
         session = self.signed_in(request)
@@ -220,8 +224,8 @@ class Console:
         scope = await self._scope(session, board, request, check_sites=True)
         expanded = expand(sql, scope.span.since, scope.span.until, scope.variables, scope.span.interval_s())
         started = time.perf_counter()
-        rows = await self._rows(expanded)
-        return _json(
+        rows = await self.rows(expanded)
+        return json_response(
             {
                 "columns": list(rows[0]) if rows else [],
                 "rows": [list(row.values()) for row in rows],
@@ -275,14 +279,14 @@ class Console:
         if chosen in (ALL, ""):
             return
         sites = [chosen] if isinstance(chosen, str) else list(chosen)
-        found = await self._rows(
+        found = await self.rows(
             f"SELECT DISTINCT site_id FROM sites WHERE site_id IN ({', '.join(literal(s) for s in sites)}) "
             f"AND startsWith(division_code, {literal(jurisdiction)})"
         )
         if len(found) < len(set(sites)):
             raise Problem(404, "var-site", "no such site in your jurisdiction")
 
-    async def _rows(self, sql: str) -> list[dict[str, Any]]:
+    async def rows(self, sql: str) -> list[dict[str, Any]]:
         try:
             return await asyncio.to_thread(self.reader.query, sql)
         except WarehouseError as exc:
@@ -293,8 +297,8 @@ class Console:
         return self.divisions.label(value) if name == "jurisdiction" else value
 
 
-def _json(body: Any) -> web.Response:
-    return web.json_response(body, headers=_SECURITY_HEADERS, dumps=_dumps)
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, headers=_SECURITY_HEADERS, dumps=_dumps)
 
 
 def _dumps(body: Any) -> str:

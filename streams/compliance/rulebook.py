@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas.alerts import AnyAlert
+from schemas.desk import DESK_EVENTS
 from schemas.envelope import Event
 from schemas.events import EVENT_CLASSES
 from schemas.health import StaffVaccinated
@@ -28,7 +29,10 @@ REGISTRY_EVENTS = (
     RoutePlanned,
     PolicyLevelChanged,
 )
-SITE_ACTIVITY: tuple[type[Event], ...] = tuple(cls for cls in EVENT_CLASSES if cls not in REGISTRY_EVENTS)
+# A regulator's action at the alert desk is not the site's record either.
+SITE_ACTIVITY: tuple[type[Event], ...] = tuple(
+    cls for cls in EVENT_CLASSES if cls not in REGISTRY_EVENTS and cls not in DESK_EVENTS
+)
 VEHICLE_EVENTS: tuple[type[Event], ...] = (
     RoutePlanned,
     VehicleDeparted,

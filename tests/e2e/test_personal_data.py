@@ -8,11 +8,12 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
 from deploy.simulate import to_http
 from deploy.simulator import SHANGHAI, City
 from tests.conftest import StackClient, wait_until
+from tests.support.kafka import topic_records
 
 pytestmark = pytest.mark.e2e
 ID_NUMBER = re.compile(
@@ -53,16 +54,10 @@ def test_no_id_or_phone_number_anywhere_after_a_simulated_day(running_stack: Sta
     topics += [settings.topic_events, settings.topic_alerts, settings.topic_vehicles, settings.topic_deadletter]
     scanned = 0
     for topic in set(topics):
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
-                for record in records:
-                    scanned += 1
-                    text = (record.value or b"").decode("utf-8", "replace")
-                    assert personal(text) == [], (topic, personal(text)[:3])
+        for record in topic_records(consumer, topic):
+            scanned += 1
+            text = (record.value or b"").decode("utf-8", "replace")
+            assert personal(text) == [], (topic, personal(text)[:3])
     consumer.close()
     assert scanned > accepted / 500
 

@@ -5,7 +5,6 @@ nothing of another district whatever the URL says."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -21,10 +20,11 @@ from services.regulator.boards import Boards
 from services.regulator.console import COOKIE, Console
 from services.regulator.divisions import Divisions
 from tests.factories import BASE_TIME
+from tests.support.console import Client, csrf_of, sign_in
 
 pytestmark = pytest.mark.integration
 NOW = BASE_TIME + timedelta(hours=12)
-Scenario = Callable[[TestClient], Awaitable[Any]]
+Scenario = Callable[[Client], Awaitable[Any]]
 
 
 @pytest.fixture
@@ -52,20 +52,6 @@ def run(seeded, registry):
     return go
 
 
-async def sign_in(client: TestClient, token: str, target: str = "/") -> Any:
-    form = await (await client.get("/login", params={"next": target})).text()
-    nonce = re.search(r'name="csrf" value="([^"]+)"', form)
-    assert nonce is not None
-    return await client.post(
-        "/login", data={"csrf": nonce[1], "token": token, "next": target}, allow_redirects=False
-    )
-
-
-async def csrf_of(client: TestClient) -> str:
-    body = await (await client.get("/api/session")).json()
-    return str(body["csrf"])
-
-
 def panel_path(uid: str, title: str) -> str:
     board = Boards.load().get(uid)
     assert board is not None
@@ -74,7 +60,7 @@ def panel_path(uid: str, title: str) -> str:
 
 
 def test_without_a_session_pages_go_to_sign_in_and_the_api_answers_401(run):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         page = await client.get("/d/tongfang-alerts?from=now-7d&to=now", allow_redirects=False)
         assert page.status == 302
         target = urlsplit(page.headers["Location"])
@@ -87,7 +73,7 @@ def test_without_a_session_pages_go_to_sign_in_and_the_api_answers_401(run):
 
 
 def test_signing_in_sets_an_httponly_strict_cookie_and_returns_to_the_page_asked_for(run, registry):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         response = await sign_in(client, registry.tokens["city"], "/d/tongfang-alerts?from=now-7d")
         assert response.status == 303
         assert response.headers["Location"] == "/d/tongfang-alerts?from=now-7d"
@@ -102,7 +88,7 @@ def test_signing_in_sets_an_httponly_strict_cookie_and_returns_to_the_page_asked
 
 
 def test_a_wrong_token_a_stale_form_or_a_foreign_target_gets_no_session(run, registry):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         assert (await sign_in(client, "tfr_not-a-token")).status == 401
         forged = await client.post("/login", data={"csrf": "x", "token": registry.tokens["city"]})
         assert forged.status == 403
@@ -115,7 +101,7 @@ def test_a_wrong_token_a_stale_form_or_a_foreign_target_gets_no_session(run, reg
 
 
 def test_posts_without_the_csrf_token_are_refused_and_change_nothing(run, registry):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         await sign_in(client, registry.tokens["city"])
         refused = await client.post("/logout", data={"csrf": "wrong"}, allow_redirects=False)
         assert refused.status == 403
@@ -128,7 +114,7 @@ def test_posts_without_the_csrf_token_are_refused_and_change_nothing(run, regist
 
 
 def test_a_revoked_regulator_is_out_at_its_next_request(run, registry):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         await sign_in(client, registry.tokens["xihu"])
         assert (await client.get("/api/dashboards")).status == 200
         assert registry.revoke_regulator("post-330106")
@@ -138,7 +124,7 @@ def test_a_revoked_regulator_is_out_at_its_next_request(run, registry):
 
 
 def test_a_session_expires(run, registry):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         await sign_in(client, registry.tokens["city"])
         assert (await client.get("/api/dashboards")).status == 200
         await asyncio.sleep(1.2)
@@ -148,7 +134,7 @@ def test_a_session_expires(run, registry):
 
 
 def test_a_district_regulator_cannot_widen_its_jurisdiction_by_url(run, registry):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         await sign_in(client, registry.tokens["xihu"])
         path = panel_path("tongfang-overview", "问题最多的网点")
         for code in ("330109", "3301", "33"):
@@ -166,7 +152,7 @@ def test_a_district_regulator_cannot_widen_its_jurisdiction_by_url(run, registry
 
 
 def test_a_district_regulator_sees_only_its_own_rows_and_choices(run, registry, seeded):
-    async def scenario(client: TestClient) -> dict[str, Any]:
+    async def scenario(client: Client) -> dict[str, Any]:
         await sign_in(client, registry.tokens["xihu"])
         variables = "/api/dashboards/tongfang-overview/variables"
         jurisdictions = await (await client.get(f"{variables}/jurisdiction")).json()
@@ -187,7 +173,7 @@ def test_a_district_regulator_sees_only_its_own_rows_and_choices(run, registry, 
 
 
 def test_bad_time_ranges_name_the_parameter(run, registry):
-    async def scenario(client: TestClient) -> None:
+    async def scenario(client: Client) -> None:
         await sign_in(client, registry.tokens["city"])
         response = await client.get(panel_path("tongfang-overview", "事件总数"), params={"from": "yesterday"})
         assert response.status == 422

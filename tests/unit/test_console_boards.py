@@ -38,7 +38,9 @@ def test_a_panel_that_ignores_the_jurisdiction_is_refused(tmp_path):
 
 
 def test_a_variable_that_ignores_the_jurisdiction_is_refused(tmp_path):
-    write_board(tmp_path, "SELECT count() FROM raw_events WHERE startsWith(division_code, '${jurisdiction}')", "SELECT 1")
+    write_board(
+        tmp_path, "SELECT count() FROM raw_events WHERE startsWith(division_code, '${jurisdiction}')", "SELECT 1"
+    )
     with pytest.raises(BoardError, match="variable brand"):
         Boards.load(tmp_path)
 

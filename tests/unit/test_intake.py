@@ -78,6 +78,14 @@ def test_policy_events_are_not_for_enterprises(registry):
     assert (intake.outcomes[0].field, intake.outcomes[0].problem) == ("event_type", "forbidden")
 
 
+@pytest.mark.parametrize("event_type", ["alert.acknowledged", "alert.assigned", "alert.closed"])
+def test_desk_actions_are_not_for_enterprises(registry, event_type):
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
+    intake = assess(raws(factories.examples()[event_type]), ENT_A, registry, set(), NOW)
+    assert (intake.outcomes[0].field, intake.outcomes[0].problem) == ("event_type", "forbidden")
+    assert intake.accepted == []
+
+
 def test_repeated_ids_are_duplicates_for_the_owner_and_a_conflict_for_others(registry):
     assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     first = factories.parcels_received()

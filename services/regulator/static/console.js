@@ -25,39 +25,9 @@
   };
   const PALETTE = ["#3274D9", "#56A64B", "#FF780A", "#E02F44", "#A352CC", "#F2CC0C", "#8AB8FF", "#FF9830", "#73BF69"];
   const uid = decodeURIComponent(location.pathname.split("/")[2] || "");
-  const state = { session: null, board: null, boards: [], vars: {}, from: "", to: "", refresh: "", charts: new Map(), timer: 0 };
+  const state = { session: null, board: null, vars: {}, from: "", to: "", refresh: "", charts: new Map(), timer: 0 };
 
-  async function api(path) {
-    const response = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (response.status === 401) {
-      location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-      throw new Error("未登录或会话已结束");
-    }
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const error = new Error(body.reason || response.statusText);
-      error.status = response.status;
-      throw error;
-    }
-    return body;
-  }
-
-  function el(tag, attributes = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attributes)) {
-      if (key === "text") node.textContent = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  }
-
-  function notice(text) {
-    const box = document.getElementById("notice");
-    box.textContent = text || "";
-    box.hidden = !text;
-  }
+  const { el, api, notice } = window.tf;
 
   // URL state: Grafana's own scheme (from, to, var-<name>, refresh) ------------------------------
 
@@ -92,16 +62,12 @@
   // Header: dashboards, who is signed in, time range, refresh -----------------------------------
 
   function renderNav() {
-    const nav = document.getElementById("boards");
-    nav.replaceChildren();
-    const keep = query(); // dashboard links keep the time range and the variables (includeVars, keepTime)
-    const sharedVars = new URLSearchParams();
-    for (const [key, value] of keep) if (key !== "var-site" || uid !== "tongfang-site") sharedVars.append(key, value);
-    for (const board of state.boards) {
-      if (board.uid === "tongfang-site" && uid !== "tongfang-site") continue; // reached from a site's row
-      const link = el("a", { href: `/d/${board.uid}?${sharedVars}`, text: board.title });
-      if (board.uid === uid) link.setAttribute("aria-current", "page");
-      nav.append(link);
+    // dashboard links keep the time range and the variables (includeVars, keepTime); a site's own is not kept
+    const keep = query();
+    keep.delete("var-site");
+    for (const link of document.querySelectorAll('#boards a[href^="/d/"]')) {
+      if (link.getAttribute("aria-current") === "page" && uid === "tongfang-site") continue;
+      link.search = keep.toString();
     }
   }
 
@@ -415,17 +381,14 @@
 
   async function start() {
     try {
-      [state.session, { dashboards: state.boards }, state.board] = await Promise.all([
-        api("/api/session"),
-        api("/api/dashboards"),
+      [state.session, state.board] = await Promise.all([
+        window.tf.header(uid),
         api(`/api/dashboards/${encodeURIComponent(uid)}`),
       ]);
     } catch (error) {
       notice("无法加载看板：" + error.message);
       return;
     }
-    document.getElementById("who").textContent = `${state.session.name} · ${state.session.jurisdiction_label}`;
-    document.querySelector("#logout input[name=csrf]").value = state.session.csrf;
     document.getElementById("title").textContent = state.board.title;
     document.title = `${state.board.title} · 人物同防监管台`;
     readUrl();

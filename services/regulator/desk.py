@@ -1,0 +1,295 @@
+"""The alert desk (预警处置): the jurisdiction's open alerts, each with its rule, deadline, site and
+evidence, and what regulators did about them.
+
+An action is an event (`alert.acknowledged`, `alert.assigned`, `alert.closed`; schemas/desk.py) with
+the alert's enterprise and site, produced to the events topic on the site's partition and stored by
+the worker like every other fact; the desk's state is read back from the warehouse (alert_actions).
+The answer to a POST (202) comes once Kafka has the event (acks=all), not once it is stored.
+
+GET  /desk                                              the page
+GET  /api/alerts?severity&rule&site&state               open alerts (state: pending, all, closed)
+GET  /api/alerts/{alert_id}                             one alert: rule, evidence events, history
+POST /api/alerts/{alert_id}/acknowledge {note}
+POST /api/alerts/{alert_id}/assign      {enterprise_id, due, note}
+POST /api/alerts/{alert_id}/close       {note}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+import structlog
+from aiohttp import web
+
+from dashboards.spec import OPEN
+from dashboards.timerange import SHANGHAI
+from deploy.settings import Settings
+from schemas import events
+from services.ingest.producer import EventProducer
+from services.problems import Problem
+from services.registry import Session
+from services.regulator.console import Console, json_response
+from streams.compliance.catalogue import Catalogue
+from streams.topics import partition_for
+from streams.warehouse import literal
+
+log = structlog.get_logger("tongfang.desk")
+_RULE = re.compile(r"^[A-Z]+(-[A-Z]+)*$")
+_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+SEVERITY_RANK = "multiIf(severity = 'critical', 0, severity = 'major', 1, 2)"
+ACTIONS = {"acknowledge": "alert.acknowledged", "assign": "alert.assigned", "close": "alert.closed"}
+
+
+class Publisher(Protocol):
+    async def publish(self, site_id: str, value: bytes) -> None:
+        """Append one event to the events topic on the site's partition; return once Kafka has it."""
+
+
+class Desk:
+    def __init__(self, console: Console, publisher: Publisher | None, catalogue: Catalogue) -> None:
+        self.console, self.publisher, self.catalogue = console, publisher, catalogue
+        self.late_after = catalogue.rules["LEDGER-LATE"].limits("normal").max_delay
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        return await self.console.page_file(request, "desk.html")
+
+    async def alerts(self, request: web.Request) -> web.Response:
+        session = self.console.signed_in(request)
+        scope = literal(session.regulator.jurisdiction)
+        conditions = [OPEN, f"startsWith(division_code, {scope})"]
+        severity = request.query.get("severity")
+        if severity:
+            if severity not in ("critical", "major", "minor"):
+                raise Problem(422, "severity", "expected critical, major or minor")
+            conditions.append(f"severity = {literal(severity)}")
+        for name, pattern, column in (("rule", _RULE, "rule_id"), ("site", _SITE, "site_id")):
+            value = request.query.get(name)
+            if value:
+                if not pattern.match(value):
+                    raise Problem(422, name, "not a valid rule or site id")
+                conditions.append(f"{column} = {literal(value)}")
+        state = request.query.get("state", "pending")
+        if state not in ("pending", "closed", "all"):
+            raise Problem(422, "state", "expected pending, closed or all")
+        desk_state = {"pending": "AND desk_state != 'closed'", "closed": "AND desk_state = 'closed'", "all": ""}[state]
+        rows = await self.console.rows(
+            "SELECT toString(a.alert_id) AS alert_id, rule_id, severity, title_zh, a.site_id AS site_id, "
+            "s.site_name AS site_name, a.enterprise_id AS enterprise_id, a.division_code AS division_code, "
+            "subject_kind, subject_id, formatDateTime(at, '%Y-%m-%d %H:%i') AS raised_at, "
+            "formatDateTime(deadline, '%Y-%m-%d %H:%i') AS deadline, "
+            "dateDiff('minute', at, now64(3)) AS age_minutes, late, "
+            "d.desk_state AS desk_state, d.regulator_id AS last_regulator, d.assignee AS assignee, "
+            "formatDateTime(d.due, '%Y-%m-%d %H:%i') AS due "
+            f"FROM (SELECT * FROM alerts WHERE alert_type = 'alert.raised' AND {' AND '.join(conditions)} "
+            "ORDER BY at DESC LIMIT 1 BY alert_id) AS a "
+            f"LEFT JOIN ({_desk_states(scope)}) AS d ON d.alert_id = a.alert_id "
+            f"LEFT JOIN ({_site_names(scope)}) AS s ON s.site_id = a.site_id "
+            f"WHERE 1 {desk_state} ORDER BY {SEVERITY_RANK}, at LIMIT 500"
+        )
+        for row in rows:
+            row["division_label"] = self.console.divisions.label(row["division_code"])
+        return json_response({"jurisdiction": session.regulator.jurisdiction, "count": len(rows), "alerts": rows})
+
+    async def alert(self, request: web.Request) -> web.Response:
+        session = self.console.signed_in(request)
+        found = await self._alert(session, request.match_info["alert_id"])
+        raised = found[0]
+        evidence = [value for value in raised["evidence"] if _is_uuid(value)]
+        evidence_rows = (
+            await self.console.rows(
+                "SELECT toString(event_id) AS event_id, event_type, "
+                "formatDateTime(occurred_at, '%Y-%m-%d %H:%i:%S') AS occurred_at, "
+                "formatDateTime(received_at, '%Y-%m-%d %H:%i:%S') AS received_at, "
+                "dateDiff('second', raw_events.occurred_at, raw_events.received_at) AS delay_s, payload "
+                "FROM raw_events "
+                f"WHERE site_id = {literal(raised['site_id'])} AND event_id IN ({', '.join(map(literal, evidence))}) "
+                "ORDER BY raw_events.occurred_at LIMIT 1 BY event_id"
+            )
+            if evidence
+            else []
+        )
+        for row in evidence_rows:
+            row["payload"] = orjson.loads(row["payload"])
+            row["late"] = row["delay_s"] > self.late_after.total_seconds()
+        history = await self.console.rows(
+            "SELECT toString(event_id) AS event_id, action, regulator_id, assignee_enterprise_id, "
+            "formatDateTime(occurred_at, '%Y-%m-%d %H:%i:%S') AS at, "
+            "formatDateTime(alert_actions.due, '%Y-%m-%d %H:%i') AS due, "
+            f"note FROM alert_actions WHERE alert_id = toUUID({literal(raised['alert_id'])}) "
+            f"AND startsWith(division_code, {literal(session.regulator.jurisdiction)}) "
+            "ORDER BY occurred_at, event_id LIMIT 1 BY event_id"
+        )
+        rule = self.catalogue.rules.get(raised["rule_id"])
+        resolved = [row for row in found if row["alert_type"] == "alert.resolved"]
+        return json_response(
+            {
+                **raised,
+                "division_label": self.console.divisions.label(raised["division_code"]),
+                "rule_title": rule.title.zh if rule else raised["title_zh"],
+                "rule_description": rule.description.zh if rule else "",
+                "resolved": resolved[0] if resolved else None,
+                "evidence_events": evidence_rows,
+                "history": history,
+                "state": history[-1]["action"] if history else "",
+            }
+        )
+
+    async def act(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            raise Problem(422, "$", "expected a JSON object") from None
+        if not isinstance(body, dict):
+            raise Problem(422, "$", "expected a JSON object")
+        session = self.console.checked_post(request)
+        action = request.match_info["action"]
+        if action not in ACTIONS:
+            raise Problem(404, "action", "expected acknowledge, assign or close")
+        if self.publisher is None:
+            raise Problem(503, "action", "the alert desk needs Kafka, which this service was started without")
+        (raised, *_) = await self._alert(session, request.match_info["alert_id"])
+        history = await self.console.rows(
+            f"SELECT action FROM alert_actions WHERE alert_id = toUUID({literal(raised['alert_id'])}) "
+            "AND action = 'closed' LIMIT 1"
+        )
+        if history:
+            raise Problem(409, "alert_id", "this alert was closed at the desk already")
+        payload = await self._payload(session, raised, action, body)
+        now = datetime.now(SHANGHAI)
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "event_type": ACTIONS[action],
+            "occurred_at": now.isoformat(),
+            "received_at": now.isoformat(),
+            "enterprise_id": raised["enterprise_id"],
+            "site_id": raised["site_id"],
+            "payload": payload,
+        }
+        value = orjson.dumps(event)
+        try:
+            events.decode(value)
+        except events.InvalidEvent as exc:
+            field = exc.field.removeprefix("payload.")
+            raise Problem(422, field, exc.reason) from None
+        try:
+            await self.publisher.publish(raised["site_id"], value)
+        except Exception as exc:
+            log.warning("desk_publish_failed", error=str(exc))
+            raise Problem(503, "action", "Kafka did not take the action; nothing was recorded, try again") from None
+        log.info("desk_action", action=action, alert=raised["alert_id"], regulator=session.regulator.regulator_id)
+        return json_response({"event_id": event["event_id"], "event_type": event["event_type"]}, status=202)
+
+    async def _payload(self, session: Session, raised: dict[str, Any], action: str, body: dict[str, Any]) -> Any:
+        note = body.get("note", "")
+        if not isinstance(note, str):
+            raise Problem(422, "note", "expected text")
+        payload: dict[str, Any] = {
+            "alert_id": raised["alert_id"],
+            "regulator_id": session.regulator.regulator_id,
+            "note": note.strip(),
+        }
+        if action == "close" and not payload["note"]:
+            raise Problem(422, "note", "say how the alert was settled (办结说明) before closing it")
+        if action != "assign":
+            return payload
+        enterprise = body.get("enterprise_id") or raised["enterprise_id"]
+        if not isinstance(enterprise, str) or not _SITE.match(enterprise):
+            raise Problem(422, "enterprise_id", "not a valid enterprise id")
+        known = await self.console.rows(
+            f"SELECT 1 FROM sites WHERE enterprise_id = {literal(enterprise)} "
+            f"AND startsWith(division_code, {literal(session.regulator.jurisdiction)}) LIMIT 1"
+        )
+        if not known:
+            raise Problem(422, "enterprise_id", "no enterprise of that id has sites in your jurisdiction")
+        payload["assignee_enterprise_id"] = enterprise
+        payload["due"] = _due(body.get("due")).isoformat()
+        return payload
+
+    async def _alert(self, session: Session, alert_id: str) -> list[dict[str, Any]]:
+        """The alert's raised row first (and its resolution), if it is in the jurisdiction; else 404."""
+        if not _is_uuid(alert_id):
+            raise Problem(404, "alert_id", "no such alert in your jurisdiction")
+        rows = await self.console.rows(
+            "SELECT toString(alerts.alert_id) AS id, alert_type, rule_id, severity, title_zh, site_id, enterprise_id, "
+            "division_code, subject_kind, subject_id, formatDateTime(at, '%Y-%m-%d %H:%i:%S') AS at, "
+            "formatDateTime(deadline, '%Y-%m-%d %H:%i') AS deadline, profile, late, late_reason, evidence, details "
+            f"FROM alerts WHERE alert_id = toUUID({literal(alert_id)}) "
+            f"AND startsWith(division_code, {literal(session.regulator.jurisdiction)}) "
+            "ORDER BY alert_type = 'alert.resolved', at LIMIT 1 BY alert_type"
+        )
+        if not rows or rows[0]["alert_type"] != "alert.raised":
+            raise Problem(404, "alert_id", "no such alert in your jurisdiction")
+        return [{"alert_id": row.pop("id"), **row} for row in rows]
+
+
+def _desk_states(scope: str) -> str:
+    """Per alert, the desk's last action (acknowledged, assigned, closed) and the latest assignment."""
+    return (
+        "SELECT alert_id, argMax(action, (occurred_at, event_id)) AS desk_state, "
+        "argMax(regulator_id, (occurred_at, event_id)) AS regulator_id, "
+        "argMaxIf(assignee_enterprise_id, occurred_at, action = 'assigned') AS assignee, "
+        "argMaxIf(due, occurred_at, action = 'assigned') AS due "
+        f"FROM alert_actions WHERE startsWith(division_code, {scope}) GROUP BY alert_id"
+    )
+
+
+def _site_names(scope: str) -> str:
+    return (
+        "SELECT site_id, argMax(name, registered_at) AS site_name FROM sites "
+        f"WHERE startsWith(division_code, {scope}) GROUP BY site_id"
+    )
+
+
+def _due(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise Problem(422, "due", "expected the due time, e.g. 2026-12-08T18:00")
+    try:
+        due = datetime.fromisoformat(value)
+    except ValueError:
+        raise Problem(422, "due", "expected the due time, e.g. 2026-12-08T18:00") from None
+    due = due if due.tzinfo else due.replace(tzinfo=SHANGHAI)
+    if due < datetime.now(SHANGHAI) - timedelta(minutes=1):
+        raise Problem(422, "due", "is in the past")
+    return due
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class KafkaPublisher:
+    """Desk actions onto the events topic, each on its site's partition, acknowledged by all replicas.
+    The producer connects at the first action, so the console starts and reads without Kafka."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer: EventProducer | None = None
+        self._partitions = 0
+
+    async def publish(self, site_id: str, value: bytes) -> None:
+        if self._producer is None:
+            self._producer = await asyncio.to_thread(EventProducer, self._settings)
+            self._partitions = await asyncio.to_thread(self._producer.partitions)
+        await self._producer.send(site_id.encode(), value, partition_for(site_id.encode(), self._partitions))
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
+
+
+def add_routes(app: web.Application, desk: Desk) -> None:
+    get: Callable[[str, Callable[[web.Request], Awaitable[web.StreamResponse]]], Any] = app.router.add_get
+    get("/desk", desk.page)
+    get("/api/alerts", desk.alerts)
+    get("/api/alerts/{alert_id}", desk.alert)
+    app.router.add_post("/api/alerts/{alert_id}/{action}", desk.act)
