@@ -1,4 +1,5 @@
-"""Desk family: what a regulator did with an alert at the console's alert desk (预警处置).
+"""Desk family: what a regulator did at the console: an alert's acknowledgement, assignment and
+closure at the alert desk (预警处置), and a reminder to a site that has not reported (未报送).
 
 Posted by the regulator service, never by an enterprise: `enterprise_id` and `site_id` are the
 alert's own, so the action is keyed, ordered and stored with the site's other facts, and
@@ -9,7 +10,7 @@ a replay of the log rebuilds it.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta
 
@@ -40,6 +41,15 @@ class AlertClosedPayload(Payload, frozen=True, kw_only=True):
     note: Note
 
 
+class SiteRemindedPayload(Payload, frozen=True, kw_only=True):
+    """未报送: the regulator reminded the site's enterprise of records missing for a day."""
+
+    regulator_id: Identifier
+    day: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The local day the records are missing for.")]
+    missing: Annotated[list[Literal["staff_checks", "parcel_records"]], Meta(min_length=1, max_length=2)]
+    note: ShortText = ""
+
+
 class AlertAcknowledged(Event, frozen=True, kw_only=True, tag="alert.acknowledged"):
     payload: AlertAcknowledgedPayload
 
@@ -52,4 +62,8 @@ class AlertClosed(Event, frozen=True, kw_only=True, tag="alert.closed"):
     payload: AlertClosedPayload
 
 
-DESK_EVENTS: tuple[type[Event], ...] = (AlertAcknowledged, AlertAssigned, AlertClosed)
+class SiteReminded(Event, frozen=True, kw_only=True, tag="site.reminded"):
+    payload: SiteRemindedPayload
+
+
+DESK_EVENTS: tuple[type[Event], ...] = (AlertAcknowledged, AlertAssigned, AlertClosed, SiteReminded)

@@ -16,7 +16,7 @@ import msgspec
 
 from schemas.community import AnomalyReported
 from schemas.corrections import EventVoided
-from schemas.desk import AlertAcknowledged, AlertAssigned, AlertClosed
+from schemas.desk import AlertAcknowledged, AlertAssigned, AlertClosed, SiteReminded
 from schemas.envelope import Event
 from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested, StaffVaccinated
 from schemas.parcels import (
@@ -57,6 +57,7 @@ AnyEvent = Union[  # noqa: UP007 (msgspec needs a runtime Union of the tagged ty
     AlertAcknowledged,
     AlertAssigned,
     AlertClosed,
+    SiteReminded,
 ]
 EVENT_CLASSES: tuple[type[Event], ...] = get_args(AnyEvent)
 EVENT_TYPES: dict[str, type[Event]] = {

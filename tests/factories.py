@@ -133,4 +133,7 @@ def examples() -> dict[str, dict[str, Any]]:
             {"alert_id": ALERT_ID, "regulator_id": "post-3301", "assignee_enterprise_id": "ent-a", "due": later},
         ),
         "alert.closed": event("alert.closed", {"alert_id": ALERT_ID, "regulator_id": "post-3301", "note": "已整改"}),
+        "site.reminded": event(
+            "site.reminded", {"regulator_id": "post-3301", "day": "2026-11-23", "missing": ["staff_checks"]}
+        ),
     }

@@ -21,29 +21,16 @@ from services.regulator.boards import Boards
 from services.regulator.console import Console
 from services.regulator.divisions import Divisions
 from tests.factories import BASE_TIME, SHANGHAI
-from tests.support.console import Client, csrf_of, sign_in
+from tests.support.console import Client, Recorded, create_regulators, csrf_of, sign_in
 
 pytestmark = pytest.mark.integration
 Scenario = Callable[[Client], Awaitable[Any]]
 
 
-class Recorded:
-    """A publisher that keeps what it was given: the API's side of the contract, before Kafka."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    async def publish(self, site_id: str, value: bytes) -> None:
-        self.sent.append((site_id, value))
-
-
 @pytest.fixture
 def desk(seeded, tmp_path):
     registry = Registry(tmp_path / "registry.sqlite")
-    tokens = {
-        "city": registry.create_regulator("post-3301", "杭州市邮政管理局", "3301"),
-        "xihu": registry.create_regulator("post-330106", "西湖区邮政管理局", "330106"),
-    }
+    tokens = create_regulators(registry)
     recorded = Recorded()
 
     def run(who: str, scenario: Scenario) -> Any:

@@ -20,7 +20,7 @@ from services.regulator.boards import Boards
 from services.regulator.console import COOKIE, Console
 from services.regulator.divisions import Divisions
 from tests.factories import BASE_TIME
-from tests.support.console import Client, csrf_of, sign_in
+from tests.support.console import Client, create_regulators, csrf_of, sign_in
 
 pytestmark = pytest.mark.integration
 NOW = BASE_TIME + timedelta(hours=12)
@@ -30,10 +30,7 @@ Scenario = Callable[[Client], Awaitable[Any]]
 @pytest.fixture
 def registry(tmp_path):
     registry = Registry(tmp_path / "registry.sqlite")
-    registry.tokens = {  # type: ignore[attr-defined]
-        "city": registry.create_regulator("post-3301", "杭州市邮政管理局", "3301"),
-        "xihu": registry.create_regulator("post-330106", "西湖区邮政管理局", "330106"),
-    }
+    registry.tokens = create_regulators(registry)  # type: ignore[attr-defined]
     return registry
 
 

@@ -4,10 +4,12 @@ the figures shown equal the same SQL run directly; the jurisdiction holds whatev
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -18,8 +20,10 @@ from services.regulator.app import create_app
 from services.regulator.boards import Boards
 from services.regulator.console import Console
 from services.regulator.divisions import Divisions
+from services.regulator.ledgers import LEDGERS
 from tests.factories import BASE_TIME
 from tests.support.browser import ARTIFACTS, chromium_path, served
+from tests.support.console import create_regulators
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 NOW = BASE_TIME + timedelta(hours=12)
@@ -29,10 +33,7 @@ BOARDS = [board.uid for board in Boards.load()]
 @pytest.fixture(scope="module")
 def console(seeded, tmp_path_factory) -> Iterator[dict[str, Any]]:
     registry = Registry(tmp_path_factory.mktemp("console") / "registry.sqlite")
-    tokens = {
-        "city": registry.create_regulator("post-3301", "杭州市邮政管理局", "3301"),
-        "xihu": registry.create_regulator("post-330106", "西湖区邮政管理局", "330106"),
-    }
+    tokens = create_regulators(registry)
     console = Console(registry, seeded, Boards.load(), Divisions.load(), clock=lambda: NOW)
     with served(create_app(registry, seeded, console=console)) as url:
         yield {"url": url, "tokens": tokens, "registry": registry}
@@ -118,4 +119,41 @@ def test_stat_figures_equal_the_same_sql_run_directly(browser, console, seeded, 
     expected = next(iter(seeded.query(sql)[-1].values()))
     assert shown is not None
     assert float(shown) == pytest.approx(float(expected))
+    page.close()
+
+
+def test_ledgers_download_in_one_click_and_the_unreported_sites_are_listed(browser, console):
+    page = signed_in(browser, console, "city")
+    open_board(page, f"{console['url']}/reports")
+    next_day = (NOW + timedelta(days=1)).date().isoformat()
+    page.fill("#unreported-day", next_day)
+    page.dispatch_event("#unreported-day", "change")
+    page.wait_for_selector("#unreported-table button[data-site='hz-intl-01']")
+    assert "健康监测、邮件台账" in page.inner_text("#unreported-table")
+    page.fill("#export-day", NOW.date().isoformat())
+    page.dispatch_event("#export-day", "change")
+    with page.expect_download() as download:
+        page.click("#export-link")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(download.value.path().read_bytes()))
+    assert book.sheetnames == [ledger.sheet for ledger in LEDGERS]
+    assert book["预警处置"].max_row > 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-reports.png"), full_page=True)
+    page.close()
+
+
+def test_the_desk_shows_an_alert_with_its_evidence(browser, console, seeded):
+    alert = seeded.query(
+        "SELECT toString(alert_id) AS id FROM alerts WHERE alert_type = 'alert.raised' AND length(evidence) > 0 "
+        "AND rule_id = 'DIS-BEFORE-DISPATCH' LIMIT 1"
+    )[0]["id"]
+    page = signed_in(browser, console, "city")
+    open_board(page, f"{console['url']}/desk?alert={alert}")
+    page.wait_for_selector("#detail h2")
+    assert "未消毒即分发" in page.inner_text("#detail h2")
+    assert page.locator("#detail table tbody tr.event").count() == 2  # the receipt and the dispatch
+    assert "batch_id: " in page.inner_text("#detail table tbody tr.payload >> nth=0")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-desk.png"), full_page=True)
     page.close()

@@ -78,7 +78,7 @@ def test_policy_events_are_not_for_enterprises(registry):
     assert (intake.outcomes[0].field, intake.outcomes[0].problem) == ("event_type", "forbidden")
 
 
-@pytest.mark.parametrize("event_type", ["alert.acknowledged", "alert.assigned", "alert.closed"])
+@pytest.mark.parametrize("event_type", ["alert.acknowledged", "alert.assigned", "alert.closed", "site.reminded"])
 def test_desk_actions_are_not_for_enterprises(registry, event_type):
     assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     intake = assess(raws(factories.examples()[event_type]), ENT_A, registry, set(), NOW)

@@ -53,6 +53,7 @@ window.tf = (() => {
     for (const board of boards) link(`/d/${board.uid}`, board.title, board.uid === current);
     if (current === "tongfang-site") link(location.pathname + location.search, "网点详情", true);
     link("/desk", "预警处置", current === "desk");
+    link("/reports", "台账与报送", current === "reports");
     const logout = el(
       "form", { method: "post", action: "/logout" },
       el("input", { type: "hidden", name: "csrf", value: session.csrf }),

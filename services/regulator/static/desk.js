@@ -14,6 +14,13 @@
 
   const { el, api: call, notice } = window.tf;
 
+  function describe(payload) {
+    return Object.entries(payload)
+      .filter(([, value]) => value !== null && value !== "" && !(Array.isArray(value) && !value.length))
+      .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join("、") : value}`)
+      .join(" · ");
+  }
+
   function age(minutes) {
     if (minutes < 60) return `${minutes} 分钟`;
     if (minutes < 1440) return `${Math.floor(minutes / 60)} 小时 ${minutes % 60} 分`;
@@ -74,20 +81,21 @@
       ["发现时间", alert.at], ["时限", alert.deadline || "—"], ["档位", alert.profile === "response" ? "响应期" : "常态"],
       ["规则解除", alert.resolved ? `${alert.resolved.at}${alert.resolved.late ? "（补录/逾期）" : ""}` : "未解除"],
     ];
-    const evidence = el("table", {}, el("thead", {}, el("tr", {}, ...["事件", "发生时间", "接收时间", "延迟", "内容"].map((t) => el("th", { text: t })))));
+    const evidence = el("table", {}, el("thead", {}, el("tr", {}, ...["事件", "发生时间", "接收时间", "延迟"].map((t) => el("th", { text: t })))));
     const evidenceBody = el("tbody");
     for (const event of alert.evidence_events) {
+      const delay = age(Math.max(0, Math.round(event.delay_s / 60)));
       evidenceBody.append(
-        el("tr", { class: event.late ? "late" : "" },
+        el("tr", { class: "event" + (event.late ? " late" : "") },
           el("td", { text: EVENT[event.event_type] || event.event_type }),
           el("td", { text: event.occurred_at }),
           el("td", { text: event.received_at }),
-          el("td", { text: event.late ? `补录 ${age(Math.round(event.delay_s / 60))}` : age(Math.max(0, Math.round(event.delay_s / 60))) }),
-          el("td", {}, el("code", { text: JSON.stringify(event.payload) })),
+          el("td", { text: event.late ? `补录 ${delay}` : delay }),
         ),
+        el("tr", { class: "payload" }, el("td", { colspan: 4 }, el("code", { text: describe(event.payload) }))),
       );
     }
-    if (!alert.evidence_events.length) evidenceBody.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "此预警由时限到期触发，没有证据事件。" })));
+    if (!alert.evidence_events.length) evidenceBody.append(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "此预警由时限到期触发，没有证据事件。" })));
     evidence.append(evidenceBody);
     const historyList = el("ol", { class: "history" });
     for (const item of alert.history) {
