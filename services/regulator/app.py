@@ -26,13 +26,14 @@ from dashboards.report import gather, render
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
-from services.regulator import desk, ledgers, reporting
+from services.regulator import desk, ledgers, reporting, sites
 from services.regulator.boards import Boards
 from services.regulator.console import Console, add_routes
 from services.regulator.desk import Desk, Publisher
 from services.regulator.divisions import Divisions
 from services.regulator.ledgers import Ledgers
 from services.regulator.reporting import Reporting
+from services.regulator.sites import Sites
 from streams.compliance.catalogue import load as load_catalogue
 from streams.warehouse import Reader, literal
 
@@ -170,6 +171,7 @@ def create_app(
     catalogue = load_catalogue()
     desk.add_routes(app, Desk(console, publisher, catalogue))
     reporting.add_routes(app, Reporting(console, publisher))
+    sites.add_routes(app, Sites(console, catalogue))
     ledgers.add_routes(app, Ledgers(console, catalogue.rules["LEDGER-LATE"].limits("normal").max_delay.total_seconds()))
 
     async def health(_: web.Request) -> web.Response:

@@ -157,3 +157,16 @@ def test_the_desk_shows_an_alert_with_its_evidence(browser, console, seeded):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-desk.png"), full_page=True)
     page.close()
+
+
+def test_the_site_page_shows_pending_batches_alerts_and_its_timeline(browser, console):
+    page = signed_in(browser, console, "city")
+    open_board(page, f"{console['url']}/sites/hz-intl-01")
+    assert "萧山区" in page.inner_text("#facts")
+    assert "已超时" in page.inner_text("#pending tbody tr.overdue")  # I-2, due 10:00, twelve hours on
+    assert page.locator("#alerts tbody tr").count() > 1
+    page.select_option("#span", "now-30d")
+    page.wait_for_selector("#timeline tbody tr code")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-site.png"), full_page=True)
+    page.close()

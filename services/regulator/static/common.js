@@ -42,6 +42,17 @@ window.tf = (() => {
     box.hidden = !text;
   }
 
+  const EVENT_NAMES = {
+    "site.registered": "网点登记", "staff.enrolled": "人员入职", "staff.left": "人员离职", "vehicle.registered": "车辆登记",
+    "route.planned": "线路计划", "staff.health_checked": "健康监测", "staff.tested": "核酸检测", "staff.vaccinated": "疫苗接种",
+    "staff.shift_started": "上岗", "parcels.received": "邮件到达", "parcels.disinfected": "邮件消毒", "parcels.dispatched": "邮件分发",
+    "site.disinfected": "场所消杀", "site.environment_sampled": "环境采样", "site.inspected": "监管检查", "vehicle.departed": "车辆发车",
+    "vehicle.arrived": "车辆到达", "vehicle.disinfected": "车辆消毒", "vehicle.stopped": "途中停车", "anomaly.reported": "异常报告",
+    "event.voided": "更正作废", "policy.level_changed": "响应级别调整", "alert.acknowledged": "预警确认", "alert.assigned": "预警督办",
+    "alert.closed": "预警办结", "site.reminded": "报送提醒",
+  };
+  const eventName = (type) => EVENT_NAMES[type] || type;
+
   const ORDER = ["tongfang-overview", "tongfang-disinfection", "tongfang-staff-health", "tongfang-vehicles", "tongfang-alerts"];
 
   async function header(current) {
@@ -67,5 +78,5 @@ window.tf = (() => {
     return session;
   }
 
-  return { el, api, notice, header };
+  return { el, api, notice, header, eventName };
 })();

@@ -57,6 +57,10 @@
     if (state.refresh) params.set("refresh", state.refresh);
     history.replaceState(null, "", location.pathname + "?" + params.toString());
     renderNav();
+    const site = state.vars.site?.[0];
+    const link = document.getElementById("site-page");
+    link.hidden = uid !== "tongfang-site" || !site;
+    if (site) link.href = `/sites/${encodeURIComponent(site)}`;
   }
 
   // Header: dashboards, who is signed in, time range, refresh -----------------------------------

@@ -5,11 +5,6 @@
 (() => {
   const SEVERITY = { critical: "严重", major: "重要", minor: "一般" };
   const STATE = { "": "待处置", acknowledged: "已确认", assigned: "已督办", closed: "已办结" };
-  const EVENT = {
-    "parcels.received": "邮件到达", "parcels.disinfected": "邮件消毒", "parcels.dispatched": "邮件分发",
-    "staff.health_checked": "健康监测", "staff.tested": "核酸检测", "staff.shift_started": "上岗",
-    "vehicle.departed": "车辆发车", "vehicle.arrived": "车辆到达", "vehicle.stopped": "途中停车",
-  };
   const params = new URLSearchParams(location.search);
 
   const { el, api: call, notice } = window.tf;
@@ -49,7 +44,7 @@
         { "data-alert-id": alert.alert_id, class: alert.alert_id === params.get("alert") ? "selected" : "", onclick: () => select(alert.alert_id) },
         el("td", {}, el("span", { class: `sev sev-${alert.severity}`, text: SEVERITY[alert.severity] || alert.severity })),
         el("td", { text: alert.title_zh }),
-        el("td", {}, el("a", { href: `/d/tongfang-site?var-site=${encodeURIComponent(alert.site_id)}&from=now-7d&to=now`, text: alert.site_name || alert.site_id, title: alert.site_id, onclick: (e) => e.stopPropagation() })),
+        el("td", {}, el("a", { href: `/sites/${encodeURIComponent(alert.site_id)}`, text: alert.site_name || alert.site_id, title: alert.site_id, onclick: (e) => e.stopPropagation() })),
         el("td", { text: alert.enterprise_id }),
         el("td", { text: alert.raised_at }),
         el("td", { class: "num", text: age(alert.age_minutes) }),
@@ -87,7 +82,7 @@
       const delay = age(Math.max(0, Math.round(event.delay_s / 60)));
       evidenceBody.append(
         el("tr", { class: "event" + (event.late ? " late" : "") },
-          el("td", { text: EVENT[event.event_type] || event.event_type }),
+          el("td", { text: window.tf.eventName(event.event_type) }),
           el("td", { text: event.occurred_at }),
           el("td", { text: event.received_at }),
           el("td", { text: event.late ? `补录 ${delay}` : delay }),

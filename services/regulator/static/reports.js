@@ -50,7 +50,7 @@
       cell.append(button);
       body.append(
         el("tr", {},
-          el("td", {}, el("a", { href: `/d/tongfang-site?var-site=${encodeURIComponent(site.site_id)}&from=now-7d&to=now`, text: site.site_id })),
+          el("td", {}, el("a", { href: `/sites/${encodeURIComponent(site.site_id)}`, text: site.site_id })),
           el("td", { text: site.name }),
           el("td", { text: site.enterprise_id }),
           el("td", { text: site.division_label }),
