@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import alerting, alerts, disinfection, overview, site, staff_health, vehicles
+from dashboards import alerting, alerts, disinfection, enterprises, overview, site, staff_health, vehicles
 from dashboards.clickhouse import DATASOURCE_UID, PLUGIN
 from dashboards.spec import DashboardSpec, build
 
@@ -29,6 +29,7 @@ SPECS: tuple[DashboardSpec, ...] = (
     staff_health.DASHBOARD,
     vehicles.DASHBOARD,
     alerts.DASHBOARD,
+    enterprises.DASHBOARD,
     site.DASHBOARD,
 )
 

@@ -46,6 +46,7 @@ class PanelSpec:
     width: int = 6
     height: int = 7
     site_link_column: str | None = None
+    column_units: tuple[tuple[str, str], ...] = ()  # (column, unit) where a table's column has its own unit
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class DashboardSpec:
     description: str
     panels: tuple[PanelSpec, ...]
     single_site: bool = False
+    time_from: str = "now-24h"
     tags: tuple[str, ...] = field(default=("tongfang", "人物同防"))
 
 
@@ -117,6 +119,8 @@ def _panel(spec: PanelSpec, panel_id: int, x: int, y: int) -> Any:
         panel = panel.unit(spec.unit)
     if spec.kind == "stat":
         panel = panel.reduce_options(ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    for column, unit in spec.column_units:
+        panel = panel.override_by_name(column, [DynamicConfigValue(id_val="unit", value=unit)])
     if spec.site_link_column:
         link = DynamicConfigValue(id_val="links", value=[{"title": "网点详情", "url": SITE_LINK}])
         panel = panel.override_by_name(spec.site_link_column, [link])
@@ -130,7 +134,7 @@ def build(spec: DashboardSpec) -> Dashboard:
         .description(spec.description)
         .tags(list(spec.tags))
         .timezone("Asia/Shanghai")
-        .time("now-24h", "now")
+        .time(spec.time_from, "now")
         .refresh("1m")
         .editable()
         .link(

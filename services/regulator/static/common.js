@@ -53,7 +53,7 @@ window.tf = (() => {
   };
   const eventName = (type) => EVENT_NAMES[type] || type;
 
-  const ORDER = ["tongfang-overview", "tongfang-disinfection", "tongfang-staff-health", "tongfang-vehicles", "tongfang-alerts"];
+  const ORDER = ["tongfang-overview", "tongfang-disinfection", "tongfang-staff-health", "tongfang-vehicles", "tongfang-alerts", "tongfang-enterprises"];
 
   async function header(current) {
     const [session, { dashboards }] = await Promise.all([api("/api/session"), api("/api/dashboards")]);

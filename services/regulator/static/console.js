@@ -338,6 +338,8 @@
     if (panel.type === "timeseries") {
       const timeIndex = Math.max(0, data.columns.indexOf("time"));
       const spanNulls = panel.fieldConfig?.defaults?.custom?.spanNulls === true;
+      const seriesIndex = data.columns.findIndex((_, i) => i !== timeIndex && !numeric[i]);
+      if (seriesIndex >= 0) return { ...base, ...longSeries(panel, data, timeIndex, seriesIndex, numeric, spanNulls) };
       return {
         ...base,
         legend: { bottom: 0, type: "scroll" },
@@ -364,8 +366,28 @@
       legend: valueColumns.length > 1 ? { bottom: 0 } : undefined,
       grid: { left: 48, right: 16, top: 16, bottom: valueColumns.length > 1 ? 56 : 32, containLabel: true },
       xAxis: { type: "category", data: names, axisLabel: { interval: 0, rotate: names.length > 6 ? 30 : 0, hideOverlap: true } },
-      yAxis: { type: "value" },
+      yAxis: { type: "value", axisLabel: { formatter: (v) => formatValue(v, field(panel, data.columns[valueColumns[0]])) } },
       series: valueColumns.map((i) => ({ name: data.columns[i], type: "bar", data: data.rows.map((row) => number(row[i])) })),
+    };
+  }
+
+  function longSeries(panel, data, timeIndex, seriesIndex, numeric, spanNulls) {
+    // Grafana turns a long time series (time, name, value) into one series per name.
+    const valueIndex = data.columns.findIndex((_, i) => i !== timeIndex && numeric[i]);
+    const groups = new Map();
+    for (const row of data.rows) {
+      const name = String(row[seriesIndex]);
+      if (!groups.has(name)) groups.set(name, []);
+      groups.get(name).push([parseTime(row[timeIndex]), row[valueIndex] === null ? null : Number(row[valueIndex])]);
+    }
+    const config = field(panel, data.columns[valueIndex]);
+    return {
+      legend: { bottom: 0, type: "scroll" },
+      grid: { left: 56, right: 16, top: 16, bottom: 40 },
+      xAxis: { type: "time", min: data.from, max: data.to, axisLabel: { hideOverlap: true, formatter: { day: "{MM}-{dd}", hour: "{HH}:{mm}" } } },
+      yAxis: { type: "value", axisLabel: { formatter: (v) => formatValue(v, config) } },
+      tooltip: { trigger: "axis", valueFormatter: (v) => formatValue(v, config) },
+      series: [...groups].map(([name, points]) => ({ name, type: "line", showSymbol: points.length < 40, connectNulls: spanNulls, data: points })),
     };
   }
 
