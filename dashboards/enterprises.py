@@ -7,6 +7,7 @@ is built; records are counted by the event time they record.
 
 from __future__ import annotations
 
+from dashboards.grades import GRADING, graded_sites
 from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
 from streams.compliance.catalogue import load
 
@@ -86,6 +87,20 @@ DASHBOARD = DashboardSpec(
             "各企业（含加盟企业）的未解除预警和所选时段的补录情况。",
             width=12,
             height=9,
+            column_units=(("补录率", "percentunit"),),
+        ),
+        PanelSpec(
+            "网点分级",
+            "table",
+            "SELECT site_id AS `网点`, site_name AS `名称`, site_brand AS `品牌`, grade AS `等级`, "
+            "open_critical AS `严重预警`, overdue_tests AS `检测超期人数`, late_rate AS `补录率` "
+            f"FROM ({graded_sites()}) ORDER BY indexOf(['红', '黄', '绿'], grade), open_critical DESC, "
+            "late_rate DESC, site_id LIMIT 200",
+            ("网点", "名称", "品牌", "等级", "严重预警", "检测超期人数", "补录率"),
+            GRADING.description.zh,
+            width=24,
+            height=9,
+            site_link_column="网点",
             column_units=(("补录率", "percentunit"),),
         ),
         PanelSpec(

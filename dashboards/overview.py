@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dashboards.disinfection import NEEDS_DISINFECTION, RECEIVED, first_batches
+from dashboards.grades import GRADING, graded_sites
 from dashboards.rollup import events_total
-from dashboards.spec import OPEN, SCOPE_BY_SITE, SEVERITY_ZH, DashboardSpec, PanelSpec
+from dashboards.spec import OPEN, SCOPE_BY_SITE, SEVERITY_COLOURS, SEVERITY_ZH, DashboardSpec, PanelSpec
 from dashboards.vehicles import LOOPS_RUNNING
 
 SHIFTS = "event_type = 'staff.shift_started'"
@@ -78,6 +79,7 @@ DASHBOARD = DashboardSpec(
             f"AND {SCOPE_BY_SITE} GROUP BY `级别` ORDER BY `级别`",
             ("级别", "预警数"),
             width=8,
+            colours=SEVERITY_COLOURS,
             height=9,
         ),
         PanelSpec(
@@ -92,6 +94,16 @@ DASHBOARD = DashboardSpec(
             width=16,
             height=9,
             site_link_column="网点",
+        ),
+        PanelSpec(
+            "网点分布（按分级）",
+            "geomap",
+            "SELECT site_id AS `网点`, site_name AS `名称`, lat AS `纬度`, lon AS `经度`, grade AS `等级` "
+            f"FROM ({graded_sites()}) ORDER BY site_id",
+            ("网点", "名称", "纬度", "经度", "等级"),
+            GRADING.description.zh,
+            width=24,
+            height=12,
         ),
     ),
 )

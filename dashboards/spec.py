@@ -8,14 +8,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from grafana_foundation_sdk.builders import barchart, piechart, stat, table, timeseries
-from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.builders import barchart, geomap, piechart, stat, table, timeseries
+from grafana_foundation_sdk.builders.common import FrameGeometrySource, MapLayerOptions, ReduceDataOptions
 from grafana_foundation_sdk.builders.dashboard import Dashboard, DashboardLink, QueryVariable
-from grafana_foundation_sdk.models.dashboard import DashboardLinkType, DynamicConfigValue, GridPos, VariableRefresh
+from grafana_foundation_sdk.builders.geomap import MapViewConfig
+from grafana_foundation_sdk.models.common import FrameGeometrySourceMode
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardLinkType,
+    DynamicConfigValue,
+    GridPos,
+    ValueMap,
+    ValueMappingResult,
+    VariableRefresh,
+)
 
 from dashboards.clickhouse import FORMAT_TABLE, FORMAT_TIME_SERIES, Query, datasource
 
-Kind = Literal["stat", "timeseries", "table", "barchart", "piechart"]
+Kind = Literal["stat", "timeseries", "table", "barchart", "piechart", "geomap"]
+# 网点分级 colours, as value mappings of a column named 等级 (Grafana's named colours).
+GRADE_COLUMN = "等级"
+GRADE_COLOURS = {"红": "red", "黄": "yellow", "绿": "green"}
 
 # Filters every panel applies, by what its table holds.
 SCOPE = (
@@ -32,6 +44,7 @@ OPEN = (
     "alert_type = 'alert.raised' AND alert_id NOT IN (SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved')"
 )
 SEVERITY_ZH = "multiIf(severity = 'critical', '严重', severity = 'major', '重要', '一般')"
+SEVERITY_COLOURS = (("严重", "red"), ("重要", "orange"), ("一般", "blue"))
 SITE_LINK = "/d/tongfang-site?var-site=${__value.raw}&${__url_time_range}"
 
 
@@ -47,6 +60,7 @@ class PanelSpec:
     height: int = 7
     site_link_column: str | None = None
     column_units: tuple[tuple[str, str], ...] = ()  # (column, unit) where a table's column has its own unit
+    colours: tuple[tuple[str, str], ...] = ()  # (series or slice name, Grafana colour name)
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,7 @@ def _panel(spec: PanelSpec, panel_id: int, x: int, y: int) -> Any:
         "table": table.Panel,
         "barchart": barchart.Panel,
         "piechart": piechart.Panel,
+        "geomap": geomap.Panel,
     }
     fmt = FORMAT_TIME_SERIES if spec.kind == "timeseries" else FORMAT_TABLE
     panel = (
@@ -119,6 +134,28 @@ def _panel(spec: PanelSpec, panel_id: int, x: int, y: int) -> Any:
         panel = panel.unit(spec.unit)
     if spec.kind == "stat":
         panel = panel.reduce_options(ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    if spec.kind == "geomap":
+        panel = panel.view(MapViewConfig().id("fit").zoom(10)).layers(
+            [
+                MapLayerOptions()
+                .type("markers")
+                .name("网点")
+                .location(FrameGeometrySource().mode(FrameGeometrySourceMode.COORDS).latitude("纬度").longitude("经度"))
+                .config({"showLegend": True, "style": {"color": {"field": GRADE_COLUMN}, "size": {"fixed": 6}}})
+                .tooltip(True)
+            ]
+        )
+    if GRADE_COLUMN in spec.columns:
+        mapping = ValueMap(
+            options={
+                grade: ValueMappingResult(color=colour, index=index)
+                for index, (grade, colour) in enumerate(GRADE_COLOURS.items())
+            }
+        )
+        panel = panel.override_by_name(GRADE_COLUMN, [DynamicConfigValue(id_val="mappings", value=[mapping])])
+    for name, colour in spec.colours:
+        fixed = DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})
+        panel = panel.override_by_name(name, [fixed])
     for column, unit in spec.column_units:
         panel = panel.override_by_name(column, [DynamicConfigValue(id_val="unit", value=unit)])
     if spec.site_link_column:

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from dashboards.grades import GRADING, graded_sites
+from dashboards.macros import ALL, expand
 from dashboards.timerange import TimeRangeError, parse_range
 from services.problems import Problem
 from services.registry import Session
@@ -67,6 +69,15 @@ class Sites:
             f"WHERE alert_type = 'alert.resolved' AND {where} GROUP BY alert_id) AS v ON v.alert_id = r.alert_id "
             "ORDER BY r.at DESC LIMIT 300"
         )
+        span = self.console.clock()
+        graded = await self.console.rows(
+            expand(
+                f"SELECT grade, open_critical, overdue_tests, late_rate FROM ({graded_sites()})",
+                span - GRADING.window,
+                span,
+                {"jurisdiction": site["division_code"], "brand": ALL, "site": [site["site_id"]]},
+            )
+        )
         figures = lateness[0]
         figures["late_rate"] = figures["late_records"] / figures["records"] if figures["records"] else None
         return json_response(
@@ -75,6 +86,8 @@ class Sites:
                 "division_label": self.console.divisions.label(site["division_code"]),
                 "division_name": self.console.divisions.full_name(site["division_code"]),
                 "lateness_30d": figures,
+                "grade": graded[0] if graded else None,
+                "grading": GRADING.description.zh,
                 "alerts": alerts,
                 "pending": await self._pending(site),
             }

@@ -163,11 +163,24 @@ class Rule(BaseModel):
         return self.profiles[profile]
 
 
+class Grading(BaseModel):
+    """A site's grade (网点分级), shown as its colour: red with open critical alerts, yellow with overdue
+    tests or too many late records over the window, green otherwise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    description: Text
+    red_open_critical_alerts: int = Field(ge=1)
+    yellow_overdue_tests: int = Field(ge=1)
+    yellow_late_record_rate: float = Field(gt=0, le=1)
+    window: Duration
+
+
 class Catalogue(BaseModel):
     model_config = ConfigDict(frozen=True)
     version: str
     allowed_lateness: timedelta
     rules: dict[str, Rule]
+    grading: Grading
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -178,6 +191,7 @@ class _CatalogueFile(BaseModel):
     version: str = Field(min_length=1)
     allowed_lateness: Duration
     rules: dict[str, RuleSpec]
+    grading: Grading
 
 
 def load(path: Path = DEFAULT_CATALOGUE) -> Catalogue:
@@ -210,7 +224,9 @@ def parse(raw: Any, source: str = "catalogue") -> Catalogue:
         rules[rule_id] = Rule(
             id=rule_id, severity=spec.severity, title=spec.title, description=spec.description, profiles=profiles
         )
-    return Catalogue(version=document.version, allowed_lateness=document.allowed_lateness, rules=rules)
+    return Catalogue(
+        version=document.version, allowed_lateness=document.allowed_lateness, rules=rules, grading=document.grading
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -54,6 +54,8 @@ def test_the_site_with_its_names_lateness_and_alerts(get):
     )
     assert site["lateness_30d"]["records"] > 0
     assert {alert["rule"] for alert in site["alerts"]} >= {"DIS-IMPORT"}
+    # open critical alerts make it red, whatever its tests and late records
+    assert (site["grade"]["grade"], site["grade"]["open_critical"] > 0) == ("红", True)
 
 
 def test_batches_waiting_for_disinfection_show_the_time_left_to_their_deadline(get):

@@ -49,6 +49,8 @@ def test_the_catalogue_holds_every_rule_of_the_domain_with_both_profiles_and_tex
         (lambda raw: raw["rules"].pop("LEDGER-LATE"), "rule LEDGER-LATE: missing"),
         (lambda raw: raw["rules"].update({"DIS-TYPO": raw["rules"]["DIS-IMPORT"]}), "rule DIS-TYPO: unknown rule id"),
         (lambda raw: raw.pop("version"), "field version"),
+        (lambda raw: raw["grading"].update(yellow_late_record_rate=2), "field grading.yellow_late_record_rate"),
+        (lambda raw: raw["grading"].pop("window"), "field grading.window"),
     ],
 )
 def test_a_bad_catalogue_fails_naming_the_rule_and_field(change, message):

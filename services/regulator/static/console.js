@@ -243,7 +243,8 @@
     if (panel.type === "table") return drawTable(panel, body, data);
     const chart = echarts.init(body, null, { renderer: "canvas" });
     state.charts.set(panel.id, chart);
-    chart.setOption(chartOption(panel, data));
+    chart.setOption(panel.type === "geomap" ? mapOption(panel, data) : chartOption(panel, data));
+    if (panel.type === "geomap") chart.on("click", (point) => point.data?.site && location.assign(`/sites/${encodeURIComponent(point.data.site)}`));
   }
 
   function field(panel, column) {
@@ -316,12 +317,58 @@
         else cell.textContent = text;
         const colour = thresholdColour(value, config);
         if (colour && config.thresholds?.steps?.length > 1) cell.style.color = colour;
+        const mapping = mapped(config, value);
+        if (mapping) cell.replaceChildren(el("span", { class: "badge", style: `background:${mapping.colour};color:${mapping.ink}`, text: mapping.text }));
         tr.append(cell);
       });
       tbody.append(tr);
     }
     table.append(tbody);
     body.append(el("div", { class: "table-wrap" }, table));
+  }
+
+  function fixedColour(panel, name) {
+    // an override's fixed colour for a series or slice of that name (color.mode "fixed")
+    const colour = field(panel, name).color;
+    return colour?.mode === "fixed" && colour.fixedColor ? { color: COLOURS[colour.fixedColor] ?? colour.fixedColor } : undefined;
+  }
+
+  function mapped(config, value) {
+    // a value mapping's colour (and text) for this value, as Grafana's ValueMap gives it
+    for (const mapping of config.mappings || []) {
+      const result = mapping.type === "value" ? mapping.options?.[String(value)] : null;
+      if (result) return { colour: COLOURS[result.color] ?? result.color, ink: /yellow/.test(result.color) ? "#1f2328" : "#fff", text: result.text ?? String(value) };
+    }
+    return null;
+  }
+
+  function mapOption(panel, data) {
+    // Grafana's geomap markers layer on coordinates, drawn as a scatter of longitude and latitude (no
+    // base map: the browser may be offline), coloured by the layer's colour field through its mappings.
+    const layer = panel.options?.layers?.[0] || {};
+    const lat = data.columns.indexOf(layer.location?.latitude || "latitude");
+    const lon = data.columns.indexOf(layer.location?.longitude || "longitude");
+    const colourField = layer.config?.style?.color?.field;
+    const colourIndex = data.columns.indexOf(colourField);
+    const config = field(panel, colourField);
+    const groups = new Map();
+    for (const row of data.rows) {
+      const key = colourIndex >= 0 ? String(row[colourIndex]) : layer.name || "";
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push({ value: [Number(row[lon]), Number(row[lat])], site: row[0], name: data.columns.map((c, i) => `${c}：${row[i]}`).join("<br>") });
+    }
+    return {
+      animation: false,
+      tooltip: { trigger: "item", formatter: (point) => point.data.name },
+      legend: { bottom: 0 },
+      grid: { left: 8, right: 8, top: 8, bottom: 32, containLabel: false },
+      xAxis: { type: "value", scale: true, show: false },
+      yAxis: { type: "value", scale: true, show: false },
+      series: [...groups].map(([key, points]) => ({
+        name: key, type: "scatter", symbolSize: 12, data: points,
+        itemStyle: { color: mapped(config, key)?.colour || undefined, borderColor: "#fff", borderWidth: 1 },
+      })),
+    };
   }
 
   function linkUrl(template, value) {
@@ -358,7 +405,7 @@
       return {
         ...base,
         legend: { type: "scroll", bottom: 0 },
-        series: [{ type: "pie", radius: "62%", center: ["50%", "46%"], label: { formatter: "{b}: {c}" }, data: data.rows.map((row, i) => ({ name: names[i], value: number(row[valueIndex]) })) }],
+        series: [{ type: "pie", radius: "62%", center: ["50%", "46%"], label: { formatter: "{b}: {c}" }, data: data.rows.map((row, i) => ({ name: names[i], value: number(row[valueIndex]), itemStyle: fixedColour(panel, names[i]) })) }],
       };
     }
     return {
@@ -367,7 +414,7 @@
       grid: { left: 48, right: 16, top: 16, bottom: valueColumns.length > 1 ? 56 : 32, containLabel: true },
       xAxis: { type: "category", data: names, axisLabel: { interval: 0, rotate: names.length > 6 ? 30 : 0, hideOverlap: true } },
       yAxis: { type: "value", axisLabel: { formatter: (v) => formatValue(v, field(panel, data.columns[valueColumns[0]])) } },
-      series: valueColumns.map((i) => ({ name: data.columns[i], type: "bar", data: data.rows.map((row) => number(row[i])) })),
+      series: valueColumns.map((i) => ({ name: data.columns[i], type: "bar", itemStyle: fixedColour(panel, data.columns[i]), data: data.rows.map((row) => number(row[i])) })),
     };
   }
 

@@ -27,7 +27,12 @@
 
   async function loadSite() {
     const site = await api(`/api/sites/${encodeURIComponent(siteId)}`);
-    document.getElementById("title").textContent = `${site.name}（${site.site_id}）`;
+    const title = document.getElementById("title");
+    title.textContent = `${site.name}（${site.site_id}）`;
+    if (site.grade) {
+      const colour = { 红: "#E02F44", 黄: "#F2CC0C", 绿: "#56A64B" }[site.grade.grade];
+      title.append(el("span", { class: "badge grade", title: site.grading, style: `background:${colour};color:${site.grade.grade === "黄" ? "#1f2328" : "#fff"}`, text: site.grade.grade }));
+    }
     document.title = `${site.name} · 网点详情 · 人物同防监管台`;
     const late = site.lateness_30d;
     const facts = [
