@@ -59,11 +59,12 @@ DASHBOARD = DashboardSpec(
             "SELECT site_id AS `网点`, subject_id AS `批次`, title_zh AS `预警`, "
             "formatDateTime(deadline, '%Y-%m-%d %H:%i') AS `时限`, "
             "if(JSONExtractString(details, 'origin') = 'imported', '进口', '国内') AS `来源`, "
-            "JSONExtractUInt(details, 'received_items') AS `到达件数`, "
+            "if(JSONExtractUInt(details, 'received_items') = 0, '无到达记录', "
+            "toString(JSONExtractUInt(details, 'received_items'))) AS `到达件数`, "
             "JSONExtractUInt(details, 'disinfected_items') AS `已消毒件数` "
             f"FROM alerts WHERE rule_id IN {DIS_RULES} AND {OPEN} AND {SCOPE_BY_SITE} ORDER BY deadline LIMIT 200",
             ("网点", "批次", "预警", "时限", "来源", "到达件数", "已消毒件数"),
-            "尚未解除的消毒类预警，按时限排序。",
+            "尚未解除的消毒类预警，按时限排序；“无到达记录”为网点未登记到达即分发的批次（台账缺失）。",
             width=24,
             height=9,
             site_link_column="网点",

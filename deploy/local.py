@@ -103,13 +103,14 @@ def _supervise(stack: LocalStack, restarts: list[float], now: float) -> bool:
 def _simulate(settings: Settings, sites: int) -> None:
     city = City(seed=1, sites=sites)
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
-    backfill = [*city.registrations(now - timedelta(days=1)), *city.events(now - timedelta(hours=12), 12)]
+    history_from = now - timedelta(hours=12)
+    backfill = [*city.registrations(now - timedelta(days=1)), *city.events(history_from, 12, history_from)]
     sent = asyncio.run(to_http(settings, city, backfill, rate=0, size=500))
     print(f"simulator: {sent} events of the last 12 hours posted; now live, every 30 s", flush=True)
     while True:
         time.sleep(30)
         later = datetime.now(ZoneInfo("Asia/Shanghai"))
-        live = list(city.events(now, (later - now).total_seconds() / 3600))
+        live = list(city.events(now, (later - now).total_seconds() / 3600, history_from))
         if live:
             asyncio.run(to_http(settings, city, live, rate=0, size=500))
         now = later

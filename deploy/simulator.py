@@ -239,8 +239,10 @@ class City:
             )
         return out
 
-    def events(self, start: datetime, hours: float) -> Iterator[dict[str, Any]]:
-        """The period's events in time order (a few swapped within the allowed lateness)."""
+    def events(self, start: datetime, hours: float, history_from: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The period's events in time order (a few swapped within the allowed lateness). With
+        `history_from`, where the city's posted history begins, a batch received before it is left
+        out whole: its disinfection or dispatch alone would read as a dispatch with no receipt."""
         end = start + timedelta(hours=hours)
         day = start.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
         while day < end:
@@ -252,8 +254,9 @@ class City:
                     events[index + 1][0] - events[index][0]
                 ) < timedelta(minutes=4):
                     events[index], events[index + 1] = events[index + 1], events[index]
+            cut = _batches_received_before(events, history_from) if history_from else set()
             for moment, body in events:
-                if start <= moment < end:
+                if start <= moment < end and (body["site_id"], body["payload"].get("batch_id")) not in cut:
                     yield body
             day += timedelta(days=1)
 
@@ -455,3 +458,12 @@ def _id_number(rng: random.Random, division: str, person: int) -> str:
     born = datetime(1970, 1, 1) + timedelta(days=rng.randint(0, 12000))
     first17 = f"{division}{born:%Y%m%d}{person % 1000:03d}"
     return first17 + check_digit(first17)
+
+
+def _batches_received_before(events: list[tuple[datetime, dict[str, Any]]], moment: datetime) -> set[tuple[str, Any]]:
+    """(site, batch) of the parcel batches first received before `moment`."""
+    return {
+        (body["site_id"], body["payload"]["batch_id"])
+        for at, body in events
+        if body["event_type"] == "parcels.received" and at < moment
+    }

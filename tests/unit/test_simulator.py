@@ -71,3 +71,21 @@ def test_party_branches_vouch_for_their_zone_and_members_report_anomalies():
         assert report["payload"]["division_code"].startswith(city.site(report["site_id"]).division_code)
         assert len(report["payload"]["division_code"]) == 9  # a street
         events.decode(orjson.dumps(report))
+
+
+def test_a_history_that_starts_mid_day_holds_no_half_batches():
+    """A back-fill from 10:00 leaves out the batches received before it whole, so the demo city does
+    not open with dispatches of batches it never received; without the cut there are such records."""
+    city = City(seed=3, sites=12)
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+
+    def orphans(history_from: datetime | None) -> set[str]:
+        events = list(city.events(start, 14, history_from))
+        received = {e["payload"]["batch_id"] for e in events if e["event_type"] == "parcels.received"}
+        later = {
+            e["payload"]["batch_id"] for e in events if e["event_type"] in ("parcels.disinfected", "parcels.dispatched")
+        }
+        return later - received
+
+    assert orphans(None)
+    assert orphans(start) == set()
