@@ -304,7 +304,8 @@
   }
 
   function drawTable(panel, body, data) {
-    const table = el("table", {}, el("thead", {}, el("tr", {}, ...data.columns.map((c) => el("th", { text: c })))));
+    const numericColumn = data.columns.map((_, i) => data.rows.every((row) => row[i] === null || isNumber(row[i])));
+    const table = el("table", {}, el("thead", {}, el("tr", {}, ...data.columns.map((c, i) => el("th", { class: numericColumn[i] ? "num" : "", text: c })))));
     const tbody = el("tbody");
     for (const row of data.rows) {
       const tr = el("tr");
