@@ -7,11 +7,9 @@ is built; records are counted by the event time they record.
 
 from __future__ import annotations
 
-from dashboards.grades import GRADING, graded_sites
+from dashboards.grades import GRADING, LATE_AFTER_S, graded_sites
 from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
-from streams.compliance.catalogue import load
 
-LATE_AFTER_S = int(load().rules["LEDGER-LATE"].limits("normal").max_delay.total_seconds())
 DELAY = "dateDiff('second', raw_events.occurred_at, raw_events.received_at)"
 SITES = f"SELECT site_id, brand, enterprise_id, operation FROM sites FINAL WHERE {SCOPE}"
 OPEN_BY_SITE = (

@@ -12,7 +12,7 @@ from streams.compliance.catalogue import load
 
 _CATALOGUE = load()
 GRADING = _CATALOGUE.grading
-LATE_AFTER_S = int(_CATALOGUE.rules["LEDGER-LATE"].limits("normal").max_delay.total_seconds())
+LATE_AFTER_S = int(_CATALOGUE.late_after.total_seconds())
 WINDOW_S = int(GRADING.window.total_seconds())
 GRADE = (
     f"multiIf(open_critical >= {GRADING.red_open_critical_alerts}, '红', "

@@ -28,7 +28,7 @@ from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
 from services.regulator import desk, ledgers, reporting, sites
 from services.regulator.boards import Boards
-from services.regulator.console import Console, add_routes
+from services.regulator.console import DIVISION_PREFIX, SITE_ID, Console, add_routes
 from services.regulator.desk import Desk, Publisher
 from services.regulator.divisions import Divisions
 from services.regulator.ledgers import Ledgers
@@ -38,8 +38,6 @@ from streams.compliance.catalogue import load as load_catalogue
 from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.regulator")
-_CODE = re.compile(r"^[0-9]{2,9}$")
-_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _RULE = re.compile(r"^[A-Z]+(-[A-Z]+)*$")
 OPEN = (
     "alert_type = 'alert.raised' AND alert_id NOT IN (SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved')"
@@ -87,7 +85,7 @@ class RegulatorApi:
     async def site(self, request: web.Request) -> web.Response:
         regulator = self._regulator(request)
         site_id = request.match_info["site_id"]
-        if not _SITE.match(site_id):
+        if not SITE_ID.match(site_id):
             raise Problem(422, "site_id", "letters, digits and _.:- ; 1 to 64 characters")
         scope = f"site_id = {literal(site_id)} AND startsWith(division_code, {literal(regulator.jurisdiction)})"
         sites = await self._query(
@@ -139,7 +137,7 @@ class RegulatorApi:
 
     @staticmethod
     def _jurisdiction(regulator: Regulator, code: str) -> str:
-        if not _CODE.match(code):
+        if not DIVISION_PREFIX.match(code):
             raise Problem(422, "jurisdiction", "expected a division-code prefix of 2 to 9 digits")
         if not code.startswith(regulator.jurisdiction):
             raise Problem(403, "jurisdiction", f"outside your jurisdiction ({regulator.jurisdiction})")
@@ -172,7 +170,7 @@ def create_app(
     desk.add_routes(app, Desk(console, publisher, catalogue))
     reporting.add_routes(app, Reporting(console, publisher))
     sites.add_routes(app, Sites(console, catalogue))
-    ledgers.add_routes(app, Ledgers(console, catalogue.rules["LEDGER-LATE"].limits("normal").max_delay.total_seconds()))
+    ledgers.add_routes(app, Ledgers(console, catalogue.late_after))
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -39,6 +39,7 @@ from aiohttp import web
 
 from dashboards.macros import ALL, Value, expand
 from dashboards.timerange import SHANGHAI, TimeRange, TimeRangeError, parse_range
+from schemas.envelope import IDENTIFIER_PATTERN
 from services.problems import Problem
 from services.ratelimit import RateLimiter
 from services.registry import Registry, Session
@@ -50,7 +51,8 @@ log = structlog.get_logger("tongfang.console")
 STATIC = Path(__file__).parent / "static"
 COOKIE, LOGIN_COOKIE = "tf_session", "tf_login"
 DIVISION_COLUMN = "辖区"  # a panel column of division codes, shown with their names
-_CODE = re.compile(r"^[0-9]{2,9}$")
+DIVISION_PREFIX = re.compile(r"^[0-9]{2,9}$")
+SITE_ID = re.compile(IDENTIFIER_PATTERN)
 # Brand and site values are pasted into SQL inside quotes: letters (Chinese too), digits and _.:- only.
 _VALUE = re.compile(r"^[\w.:-]{1,64}$")
 _SECURITY_HEADERS = {
@@ -253,7 +255,7 @@ class Console:
     async def _scope(self, session: Session, board: Board, request: web.Request, check_sites: bool) -> Scope:
         own = session.regulator.jurisdiction
         jurisdiction = request.query.get("var-jurisdiction", own) or own
-        if not _CODE.match(jurisdiction):
+        if not DIVISION_PREFIX.match(jurisdiction):
             raise Problem(422, "var-jurisdiction", "expected a division code of 2 to 9 digits")
         if not jurisdiction.startswith(own):
             raise Problem(403, "var-jurisdiction", f"outside your jurisdiction ({self.divisions.label(own)})")
@@ -292,6 +294,35 @@ class Console:
         )
         if len(found) < len(set(sites)):
             raise Problem(404, "var-site", "no such site in your jurisdiction")
+
+    async def site(self, jurisdiction: str, site_id: str) -> dict[str, Any] | None:
+        """A site of the jurisdiction as last registered; None for a malformed id or a site elsewhere."""
+        if not SITE_ID.match(site_id):
+            return None
+        rows = await self.rows(
+            "SELECT site_id, argMax(enterprise_id, registered_at) AS owner, "
+            "argMax(brand, registered_at) AS site_brand, "
+            "argMax(name, registered_at) AS site_name, argMax(site_kind, registered_at) AS kind, "
+            "argMax(operation, registered_at) AS site_operation, argMax(division_code, registered_at) AS division, "
+            "argMax(latitude, registered_at) AS lat, argMax(longitude, registered_at) AS lon, "
+            "argMax(handles_international, registered_at) AS international "
+            f"FROM sites WHERE site_id = {literal(site_id)} GROUP BY site_id"
+        )
+        if not rows or not rows[0]["division"].startswith(jurisdiction):
+            return None
+        row = rows[0]
+        return {
+            "site_id": row["site_id"],
+            "enterprise_id": row["owner"],
+            "brand": row["site_brand"],
+            "name": row["site_name"],
+            "site_kind": row["kind"],
+            "operation": row["site_operation"],
+            "division_code": row["division"],
+            "latitude": row["lat"],
+            "longitude": row["lon"],
+            "handles_international": row["international"],
+        }
 
     async def rows(self, sql: str) -> list[dict[str, Any]]:
         try:

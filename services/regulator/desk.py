@@ -34,14 +34,13 @@ from schemas import events
 from services.ingest.producer import EventProducer
 from services.problems import Problem
 from services.registry import Session
-from services.regulator.console import Console, json_response
+from services.regulator.console import SITE_ID, Console, json_response
 from streams.compliance.catalogue import Catalogue
 from streams.topics import partition_for
 from streams.warehouse import literal
 
 log = structlog.get_logger("tongfang.desk")
 _RULE = re.compile(r"^[A-Z]+(-[A-Z]+)*$")
-_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 SEVERITY_RANK = "multiIf(severity = 'critical', 0, severity = 'major', 1, 2)"
 ACTIONS = {"acknowledge": "alert.acknowledged", "assign": "alert.assigned", "close": "alert.closed"}
 
@@ -54,7 +53,7 @@ class Publisher(Protocol):
 class Desk:
     def __init__(self, console: Console, publisher: Publisher | None, catalogue: Catalogue) -> None:
         self.console, self.publisher, self.catalogue = console, publisher, catalogue
-        self.late_after = catalogue.rules["LEDGER-LATE"].limits("normal").max_delay
+        self.late_after = catalogue.late_after
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         return await self.console.page_file(request, "desk.html")
@@ -68,7 +67,7 @@ class Desk:
             if severity not in ("critical", "major", "minor"):
                 raise Problem(422, "severity", "expected critical, major or minor")
             conditions.append(f"severity = {literal(severity)}")
-        for name, pattern, column in (("rule", _RULE, "rule_id"), ("site", _SITE, "site_id")):
+        for name, pattern, column in (("rule", _RULE, "rule_id"), ("site", SITE_ID, "site_id")):
             value = request.query.get(name)
             if value:
                 if not pattern.match(value):
@@ -88,7 +87,7 @@ class Desk:
             "formatDateTime(d.due, '%Y-%m-%d %H:%i') AS due "
             f"FROM (SELECT * FROM alerts WHERE alert_type = 'alert.raised' AND {' AND '.join(conditions)} "
             "ORDER BY at DESC LIMIT 1 BY alert_id) AS a "
-            f"LEFT JOIN ({_desk_states(scope)}) AS d ON d.alert_id = a.alert_id "
+            f"LEFT JOIN ({desk_states(f'startsWith(division_code, {scope})')}) AS d ON d.alert_id = a.alert_id "
             f"LEFT JOIN ({_site_names(scope)}) AS s ON s.site_id = a.site_id "
             f"WHERE 1 {desk_state} ORDER BY {SEVERITY_RANK}, at LIMIT 500"
         )
@@ -161,29 +160,9 @@ class Desk:
         if history:
             raise Problem(409, "alert_id", "this alert was closed at the desk already")
         payload = await self._payload(session, raised, action, body)
-        now = datetime.now(SHANGHAI)
-        event = {
-            "event_id": str(uuid.uuid4()),
-            "event_type": ACTIONS[action],
-            "occurred_at": now.isoformat(),
-            "received_at": now.isoformat(),
-            "enterprise_id": raised["enterprise_id"],
-            "site_id": raised["site_id"],
-            "payload": payload,
-        }
-        value = orjson.dumps(event)
-        try:
-            events.decode(value)
-        except events.InvalidEvent as exc:
-            field = exc.field.removeprefix("payload.")
-            raise Problem(422, field, exc.reason) from None
-        try:
-            await self.publisher.publish(raised["site_id"], value)
-        except Exception as exc:
-            log.warning("desk_publish_failed", error=str(exc))
-            raise Problem(503, "action", "Kafka did not take the action; nothing was recorded, try again") from None
+        event_id = await record(self.publisher, ACTIONS[action], raised["enterprise_id"], raised["site_id"], payload)
         log.info("desk_action", action=action, alert=raised["alert_id"], regulator=session.regulator.regulator_id)
-        return json_response({"event_id": event["event_id"], "event_type": event["event_type"]}, status=202)
+        return json_response({"event_id": event_id, "event_type": ACTIONS[action]}, status=202)
 
     async def _payload(self, session: Session, raised: dict[str, Any], action: str, body: dict[str, Any]) -> Any:
         note = body.get("note", "")
@@ -199,7 +178,7 @@ class Desk:
         if action != "assign":
             return payload
         enterprise = body.get("enterprise_id") or raised["enterprise_id"]
-        if not isinstance(enterprise, str) or not _SITE.match(enterprise):
+        if not isinstance(enterprise, str) or not SITE_ID.match(enterprise):
             raise Problem(422, "enterprise_id", "not a valid enterprise id")
         known = await self.console.rows(
             f"SELECT 1 FROM sites WHERE enterprise_id = {literal(enterprise)} "
@@ -228,15 +207,45 @@ class Desk:
         return [{"alert_id": row.pop("id"), **row} for row in rows]
 
 
-def _desk_states(scope: str) -> str:
-    """Per alert, the desk's last action (acknowledged, assigned, closed) and the latest assignment."""
+def desk_states(condition: str) -> str:
+    """Per alert of `condition`: the desk's last action (acknowledged, assigned, closed), who took it
+    and its note, and the latest assignment's enterprise and due time."""
     return (
         "SELECT alert_id, argMax(action, (occurred_at, event_id)) AS desk_state, "
         "argMax(regulator_id, (occurred_at, event_id)) AS regulator_id, "
         "argMaxIf(assignee_enterprise_id, occurred_at, action = 'assigned') AS assignee, "
-        "argMaxIf(due, occurred_at, action = 'assigned') AS due "
-        f"FROM alert_actions WHERE startsWith(division_code, {scope}) GROUP BY alert_id"
+        "argMaxIf(due, occurred_at, action = 'assigned') AS due, "
+        "argMax(note, (occurred_at, event_id)) AS note "
+        f"FROM alert_actions WHERE {condition} GROUP BY alert_id"
     )
+
+
+async def record(publisher: Publisher, event_type: str, enterprise_id: str, site_id: str, payload: Any) -> str:
+    """A regulator's action as an event of the site, validated by the contract and on Kafka; its id.
+    Refused (422, naming the payload's field) before anything is sent; 503 when Kafka did not take it."""
+    now = datetime.now(SHANGHAI).isoformat()
+    event_id = str(uuid.uuid4())
+    value = orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "occurred_at": now,
+            "received_at": now,
+            "enterprise_id": enterprise_id,
+            "site_id": site_id,
+            "payload": payload,
+        }
+    )
+    try:
+        events.decode(value)
+    except events.InvalidEvent as exc:
+        raise Problem(422, exc.field.removeprefix("payload."), exc.reason) from None
+    try:
+        await publisher.publish(site_id, value)
+    except Exception as exc:
+        log.warning("publish_failed", event_type=event_type, error=str(exc))
+        raise Problem(503, "$", "Kafka did not take it; nothing was recorded, try again") from None
+    return event_id
 
 
 def _site_names(scope: str) -> str:

@@ -27,12 +27,11 @@ import xlsxwriter
 from aiohttp import web
 
 from services.problems import Problem
-from services.regulator.console import Console
+from services.regulator.console import DIVISION_PREFIX, SITE_ID, Console
+from services.regulator.desk import desk_states
 from streams.warehouse import Reader, literal
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_CODE = re.compile(r"^[0-9]{2,9}$")
 # How far after a batch's receipt its disinfection and dispatch are looked for (the rest period is 4 days).
 BATCH_HORIZON_DAYS = 10
 CODE_ZH = "transform(health_code, ['green', 'yellow', 'red'], ['绿码', '黄码', '红码'], health_code)"
@@ -66,13 +65,14 @@ class Ledger:
     sql: Callable[[Scope, date, float], str]  # the day's rows, in the columns' order
 
 
-def _start(day: date) -> str:
+def day_start(day: date) -> str:
+    """The first instant of a local (Shanghai) day, as SQL."""
     return f"toDateTime64('{day:%Y-%m-%d} 00:00:00', 3, 'Asia/Shanghai')"
 
 
 def _on(column: str, day: date, days: int = 1) -> str:
     """`column` falls on `day` (or in the `days` from its start), Shanghai time."""
-    return f"{column} >= {_start(day)} AND {column} < {_start(day + timedelta(days=days))}"
+    return f"{column} >= {day_start(day)} AND {column} < {day_start(day + timedelta(days=days))}"
 
 
 def _time(column: str, pattern: str = "%Y-%m-%d %H:%i") -> str:
@@ -157,14 +157,6 @@ def _vehicles(scope: Scope, day: date, late_s: float) -> str:
 
 
 def _alerts(scope: Scope, day: date, late_s: float) -> str:
-    desk = (
-        "SELECT alert_id, argMax(action, (occurred_at, event_id)) AS desk_state, "
-        "argMax(regulator_id, (occurred_at, event_id)) AS regulator_id, "
-        "argMaxIf(assignee_enterprise_id, occurred_at, action = 'assigned') AS assignee, "
-        "argMaxIf(due, occurred_at, action = 'assigned') AS due, "
-        "argMax(note, (occurred_at, event_id)) AS note "
-        f"FROM alert_actions WHERE {scope.where()} GROUP BY alert_id"
-    )
     resolved = (
         "SELECT alert_id, min(at) AS resolved_at, any(late_reason) AS late_reason FROM alerts "
         f"WHERE alert_type = 'alert.resolved' AND {scope.where()} GROUP BY alert_id"
@@ -179,7 +171,7 @@ def _alerts(scope: Scope, day: date, late_s: float) -> str:
         f"AND {_on('at', day)} "
         "ORDER BY at LIMIT 1 BY alert_id) AS r "
         f"LEFT JOIN ({resolved}) AS v ON v.alert_id = r.alert_id "
-        f"LEFT JOIN ({desk}) AS d ON d.alert_id = r.alert_id ORDER BY r.at, r.alert_id"
+        f"LEFT JOIN ({desk_states(scope.where())}) AS d ON d.alert_id = r.alert_id ORDER BY r.at, r.alert_id"
     )
 
 
@@ -232,13 +224,18 @@ def days_of(text_date: str | None, text_month: str | None) -> list[date]:
         return [date(year, month, day) for day in range(1, calendar.monthrange(year, month)[1] + 1)]
     if not text_date:
         raise Problem(422, "date", "give date=YYYY-MM-DD or month=YYYY-MM")
+    return [parse_day(text_date)]
+
+
+def parse_day(text: str) -> date:
+    """A `date=YYYY-MM-DD` parameter, between 2000 and 2100 (422 naming `date` otherwise)."""
     try:
-        day = date.fromisoformat(text_date)
+        day = date.fromisoformat(text)
     except ValueError:
         raise Problem(422, "date", "expected YYYY-MM-DD") from None
     if not 2000 <= day.year <= 2100:
         raise Problem(422, "date", "expected a date between 2000 and 2100")
-    return [day]
+    return day
 
 
 def rows(reader: Reader, scope: Scope, days: list[date], ledger: Ledger, late_s: float) -> Iterator[list[Any]]:
@@ -283,8 +280,8 @@ def _write(sheet: Any, row: int, column: int, value: Any) -> None:
 
 
 class Ledgers:
-    def __init__(self, console: Console, late_after_s: float) -> None:
-        self.console, self.late_after_s = console, late_after_s
+    def __init__(self, console: Console, late_after: timedelta) -> None:
+        self.console, self.late_after_s = console, late_after.total_seconds()
 
     async def export(self, request: web.Request) -> web.StreamResponse:
         session = self.console.signed_in(request)
@@ -292,18 +289,14 @@ class Ledgers:
         days = days_of(request.query.get("date"), request.query.get("month"))
         site = request.query.get("site") or None
         division = request.query.get("jurisdiction") or own
-        if not _CODE.match(division):
+        if not DIVISION_PREFIX.match(division):
             raise Problem(422, "jurisdiction", "expected a division code of 2 to 9 digits")
         if not division.startswith(own):
             raise Problem(403, "jurisdiction", "outside your jurisdiction")
         if site is not None:
-            if not _SITE.match(site):
+            if not SITE_ID.match(site):
                 raise Problem(422, "site", "letters, digits and _.:- only; 1 to 64 characters")
-            known = await self.console.rows(
-                f"SELECT 1 FROM sites WHERE site_id = {literal(site)} AND startsWith(division_code, {literal(own)}) "
-                "LIMIT 1"
-            )
-            if not known:
+            if await self.console.site(own, site) is None:
                 raise Problem(404, "site", "no such site in your jurisdiction")
         scope = Scope(own if site else division, site)
         path = await asyncio.to_thread(_temporary_xlsx)

@@ -15,10 +15,8 @@ GET  /api/reports/daily?date=YYYY-MM-DD              the daily report (HTML)
 from __future__ import annotations
 
 import asyncio
-import re
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -26,15 +24,13 @@ import structlog
 from aiohttp import web
 
 from dashboards.report import gather, render
-from dashboards.timerange import SHANGHAI
-from schemas import events
 from services.problems import Problem
 from services.regulator.console import Console, json_response
-from services.regulator.desk import Publisher
+from services.regulator.desk import Publisher, record
+from services.regulator.ledgers import day_start, parse_day
 from streams.warehouse import literal
 
 log = structlog.get_logger("tongfang.reporting")
-_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 PARCELS = "('parcels.received', 'parcels.disinfected', 'parcels.dispatched')"
 
 
@@ -54,7 +50,7 @@ class Reporting:
     async def sites_missing(self, jurisdiction: str, day: date) -> list[dict[str, Any]]:
         """The jurisdiction's sites with no staff check or no parcel record on `day`."""
         scope = f"startsWith(division_code, {literal(jurisdiction)})"
-        start, end = _start(day), _start(day + timedelta(days=1))
+        start, end = day_start(day), day_start(day + timedelta(days=1))
         rows = await self.console.rows(
             "SELECT s.site_id AS site_id, s.site_name AS name, s.owner AS enterprise_id, s.site_brand AS brand, "
             "s.site_division AS division_code, h.checks AS checks, h.parcel_records AS parcel_records, "
@@ -89,47 +85,22 @@ class Reporting:
             raise Problem(503, "site_id", "reminders need Kafka, which this service was started without")
         site_id = request.match_info["site_id"]
         day = self._day(body.get("date") if isinstance(body, dict) else None)
-        scope = f"startsWith(division_code, {literal(session.regulator.jurisdiction)})"
-        if not _SITE.match(site_id):
-            raise Problem(404, "site_id", "no such site in your jurisdiction")
-        sites = await self.console.rows(
-            "SELECT argMax(enterprise_id, registered_at) AS owner FROM sites "
-            f"WHERE site_id = {literal(site_id)} AND {scope} GROUP BY site_id"
-        )
-        if not sites:
+        site = await self.console.site(session.regulator.jurisdiction, site_id)
+        if site is None:
             raise Problem(404, "site_id", "no such site in your jurisdiction")
         listed = [
             row for row in await self.sites_missing(session.regulator.jurisdiction, day) if row["site_id"] == site_id
         ]
         if not listed:
             raise Problem(409, "site_id", "this site has reported both its checks and its parcels for the day")
-        now = datetime.now(SHANGHAI)
         note = body.get("note", "") if isinstance(body.get("note", ""), str) else ""
-        value = orjson.dumps(
-            {
-                "event_id": str(uuid.uuid4()),
-                "event_type": "site.reminded",
-                "occurred_at": now.isoformat(),
-                "received_at": now.isoformat(),
-                "enterprise_id": sites[0]["owner"],
-                "site_id": site_id,
-                "payload": {
-                    "regulator_id": session.regulator.regulator_id,
-                    "day": day.isoformat(),
-                    "missing": listed[0]["missing"],
-                    "note": note.strip(),
-                },
-            }
-        )
-        try:
-            events.decode(value)
-        except events.InvalidEvent as exc:
-            raise Problem(422, exc.field.removeprefix("payload."), exc.reason) from None
-        try:
-            await self.publisher.publish(site_id, value)
-        except Exception as exc:
-            log.warning("reminder_publish_failed", error=str(exc))
-            raise Problem(503, "site_id", "Kafka did not take the reminder; nothing was recorded, try again") from None
+        payload = {
+            "regulator_id": session.regulator.regulator_id,
+            "day": day.isoformat(),
+            "missing": listed[0]["missing"],
+            "note": note.strip(),
+        }
+        await record(self.publisher, "site.reminded", site["enterprise_id"], site_id, payload)
         log.info("site_reminded", site=site_id, regulator=session.regulator.regulator_id)
         return json_response({"site_id": site_id, "missing": listed[0]["missing"]}, status=202)
 
@@ -163,25 +134,13 @@ class Reporting:
     async def _reminders(self, scope: str, day: date) -> dict[str, str]:
         rows = await self.console.rows(
             "SELECT site_id, formatDateTime(max(occurred_at), '%H:%i') AS at FROM raw_events "
-            f"WHERE event_type = 'site.reminded' AND {scope} AND occurred_at >= {_start(day)} "
+            f"WHERE event_type = 'site.reminded' AND {scope} AND occurred_at >= {day_start(day)} "
             f"AND JSONExtractString(payload, 'day') = {literal(day.isoformat())} GROUP BY site_id"
         )
         return {row["site_id"]: row["at"] for row in rows}
 
     def _day(self, text: Any) -> date:
-        if not text:
-            return self.console.clock().date()
-        try:
-            day = date.fromisoformat(str(text))
-        except ValueError:
-            raise Problem(422, "date", "expected YYYY-MM-DD") from None
-        if not 2000 <= day.year <= 2100:
-            raise Problem(422, "date", "expected a date between 2000 and 2100")
-        return day
-
-
-def _start(day: date) -> str:
-    return f"toDateTime64('{day:%Y-%m-%d} 00:00:00', 3, 'Asia/Shanghai')"
+        return parse_day(str(text)) if text else self.console.clock().date()
 
 
 def _real(hour: Any) -> bool:

@@ -12,7 +12,6 @@ GET /api/sites/{site_id}/timeline?family&from&to      its events, newest first (
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,7 +26,6 @@ from services.regulator.console import Console, json_response
 from streams.compliance.catalogue import Catalogue, Profile
 from streams.warehouse import literal
 
-_SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 FAMILIES = {
     "parcels": "startsWith(event_type, 'parcels.')",
     "staff": "startsWith(event_type, 'staff.')",
@@ -51,7 +49,7 @@ class Sites:
         site = await self._site(session, request.match_info["site_id"])
         where = f"site_id = {literal(site['site_id'])} AND startsWith(division_code, {literal(site['division_code'])})"
         now = self._now()
-        late_after = int(self.catalogue.rules["LEDGER-LATE"].limits("normal").max_delay.total_seconds())
+        late_after = int(self.catalogue.late_after.total_seconds())
         lateness = await self.console.rows(
             "SELECT count() AS records, countIf(dateDiff('second', raw_events.occurred_at, raw_events.received_at) "
             f"> {late_after}) AS late_records, max(dateDiff('second', raw_events.occurred_at, raw_events.received_at)) "
@@ -105,7 +103,7 @@ class Sites:
             )
         except TimeRangeError as exc:
             raise Problem(422, exc.field, exc.reason) from None
-        late_after = int(self.catalogue.rules["LEDGER-LATE"].limits("normal").max_delay.total_seconds())
+        late_after = int(self.catalogue.late_after.total_seconds())
         rows = await self.console.rows(
             "SELECT toString(event_id) AS id, event_type AS type, "
             "formatDateTime(raw_events.occurred_at, '%Y-%m-%d %H:%i:%S') AS occurred, "
@@ -154,32 +152,10 @@ class Sites:
         return f"fromUnixTimestamp64Milli({int(self.console.clock().timestamp() * 1000)}, 'Asia/Shanghai')"
 
     async def _site(self, session: Session, site_id: str) -> dict[str, Any]:
-        if not _SITE.match(site_id):
+        site = await self.console.site(session.regulator.jurisdiction, site_id)
+        if site is None:
             raise Problem(404, "site_id", "no such site in your jurisdiction")
-        rows = await self.console.rows(
-            "SELECT site_id, argMax(enterprise_id, registered_at) AS owner, "
-            "argMax(brand, registered_at) AS site_brand, "
-            "argMax(name, registered_at) AS site_name, argMax(site_kind, registered_at) AS kind, "
-            "argMax(operation, registered_at) AS site_operation, argMax(division_code, registered_at) AS division, "
-            "argMax(latitude, registered_at) AS lat, argMax(longitude, registered_at) AS lon, "
-            "argMax(handles_international, registered_at) AS international "
-            f"FROM sites WHERE site_id = {literal(site_id)} GROUP BY site_id"
-        )
-        if not rows or not rows[0]["division"].startswith(session.regulator.jurisdiction):
-            raise Problem(404, "site_id", "no such site in your jurisdiction")
-        row = rows[0]
-        return {
-            "site_id": row["site_id"],
-            "enterprise_id": row["owner"],
-            "brand": row["site_brand"],
-            "name": row["site_name"],
-            "site_kind": row["kind"],
-            "operation": row["site_operation"],
-            "division_code": row["division"],
-            "latitude": row["lat"],
-            "longitude": row["lon"],
-            "handles_international": row["international"],
-        }
+        return site
 
 
 def add_routes(app: web.Application, sites: Sites) -> None:

@@ -185,6 +185,12 @@ class Catalogue(BaseModel):
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
 
+    @property
+    def late_after(self) -> timedelta:
+        """When a record is late (补录): received this long after what it records (LEDGER-LATE, normal)."""
+        delay: timedelta = self.rules["LEDGER-LATE"].limits("normal").max_delay
+        return delay
+
 
 class _CatalogueFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
