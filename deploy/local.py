@@ -171,12 +171,16 @@ def _print_welcome(settings: Settings, token: str, regulator_token: str) -> None
     worker = f"http://{settings.worker_web_host}:{settings.worker_web_port}"
     site = DEMO_SITES[1][0]
     routes = settings.notify_routes or "none yet: set TONGFANG_NOTIFY_ROUTES"
+    reader_key = (
+        "TONGFANG_READER_PASSWORD" if settings.reader_password.get_secret_value() else settings.data_dir / "reader.key"
+    )
     print(
         f"""
 Tongfang is running.
   Kafka            {settings.kafka_bootstrap}   topics {settings.topic_events}, {settings.topic_deadletter}
   ingest API       {ingest}/v1/events      (API docs: {ingest}/docs)
-  stream worker    {worker}/stats          (read-only SQL: {worker}/query?sql=...)
+  stream worker    {worker}/stats          (read-only SQL, user reader, password in {reader_key}:
+                   {worker}/query?sql=...  and ClickHouse's HTTP interface at {worker}/clickhouse)
   notifier         http://{settings.notify_host}:{settings.notify_port}/stats   (routes: {routes})
   regulators       {console}/                (the console: dashboards; API at {console}/v1/...)
   warehouse        chDB in {settings.chdb_dir}/

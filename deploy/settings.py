@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     notify_db: Path | None = Field(None, description="Delivery ledger; default <data_dir>/notify.sqlite.")
     notify_max_attempts: int = Field(8, ge=1, description="Webhook attempts before a delivery is recorded failed.")
 
+    reader_password: SecretStr = Field(
+        SecretStr(""),
+        description="Password of user `reader` on the worker's read endpoints (/query, /clickhouse); empty: one "
+        "generated into <data_dir>/reader.key (mode 0600) the first time a process needs it.",
+    )
     pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for staff pseudonyms (>= 16 bytes).")
 
     @property

@@ -169,10 +169,13 @@ def sql(sql: str) -> None:
     import urllib.parse
     import urllib.request
 
+    from streams.warehouse import reader_authorization
+
     settings = Settings()
     url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/query?" + urllib.parse.urlencode({"sql": sql})
+    request = urllib.request.Request(url, headers={"Authorization": reader_authorization(settings)})
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback URL from settings)
             body = orjson.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise click.ClickException(orjson.loads(exc.read()).get("error", str(exc))) from None

@@ -34,6 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_never, wait_exponential
 
 from deploy.settings import Settings
 from schemas.clock import CLOCK_KEY, encode_tick
+from streams.clickhouse_http import ClickHouseHttp
 from streams.compliance.catalogue import Catalogue
 from streams.consumer import App
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
@@ -51,7 +52,7 @@ from streams.sink import (
     next_offsets,
 )
 from streams.stream import Stream, take_batches
-from streams.warehouse import Reader, Warehouse
+from streams.warehouse import Reader, ReadPool, Warehouse, reader_password
 from streams.watchdog import Watchdog, exit_stalled
 from streams.web import Queries, register_pages
 
@@ -385,7 +386,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
         if settings.worker_read_connections
         else executor
     )
-    register_pages(app, Queries(reads, beside, executor), report)
+    version = str(reads.query("SELECT version() AS v")[0]["v"])
+    raw = reads if isinstance(reads, ReadPool) and settings.warehouse == "chdb" else None
+    clickhouse = ClickHouseHttp(raw, beside, reader_password(settings), version)
+    register_pages(app, Queries(reads, beside, executor), clickhouse, report)
     return app
 
 

@@ -7,13 +7,18 @@ other processes read through the worker's HTTP endpoint (streams/web.py).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import queue
 import re
+import secrets
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -90,6 +95,13 @@ class ChdbWarehouse:
         text = result.bytes() if hasattr(result, "bytes") else str(result).encode()
         return [orjson.loads(line) for line in text.splitlines() if line]
 
+    def query_raw(self, sql: str, fmt: str, params: Mapping[str, str]) -> bytes:
+        """The result as ClickHouse writes it in `fmt` (a FORMAT clause in `sql` wins), with
+        `{name:Type}` placeholders filled from `params`."""
+        with self._lock:
+            result = self._conn.query(sql, fmt, params=dict(params) or None)
+        return bytes(result.bytes())
+
     def insert_json(self, table: str, lines: bytes) -> None:
         if not lines:
             return
@@ -165,6 +177,34 @@ class ServerWarehouse:
         self._admin.disconnect()
 
 
+READER_USER = "reader"
+
+
+def reader_password(settings: Settings) -> str:
+    """The password of the worker's read endpoints: the setting, else <data_dir>/reader.key, made
+    (readable by its owner only) by whichever process needs it first."""
+    if configured := settings.reader_password.get_secret_value():
+        return configured
+    path = settings.data_dir / "reader.key"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may have created it and not yet written it
+            if key := path.read_text().strip():
+                return key
+            time.sleep(0.02)
+        raise WarehouseError(f"{path} is empty: delete it and start again") from None
+    key = secrets.token_urlsafe(24)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
+def reader_authorization(settings: Settings) -> str:
+    """The `Authorization` header value of the read endpoints' user."""
+    return "Basic " + base64.b64encode(f"{READER_USER}:{reader_password(settings)}".encode()).decode()
+
+
 class WorkerReader:
     """Read-only SQL through the running worker (the only process that may open an embedded chDB)."""
 
@@ -173,11 +213,13 @@ class WorkerReader:
         batches in every table or not at all (streams/web.py)."""
         self._url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/query"
         self._extra = {"after_inserts": "1"} if after_inserts else {}
+        self._authorization = reader_authorization(settings)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         url = f"{self._url}?{urllib.parse.urlencode({'sql': sql, **self._extra})}"
+        request = urllib.request.Request(url, headers={"Authorization": self._authorization})  # noqa: S310
         try:
-            with urllib.request.urlopen(url, timeout=300) as response:  # noqa: S310 (loopback URL from settings)
+            with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 (loopback URL from settings)
                 rows: list[dict[str, Any]] = orjson.loads(response.read())["rows"]
                 return rows
         except urllib.error.HTTPError as exc:
@@ -199,6 +241,16 @@ class ReadPool:
         reader = self._idle.get()
         try:
             return reader.query(sql)
+        finally:
+            self._idle.put(reader)
+
+    def query_raw(self, sql: str, fmt: str, params: Mapping[str, str]) -> bytes:
+        """`ChdbWarehouse.query_raw` on a borrowed connection (the pool is of chDB connections)."""
+        reader = self._idle.get()
+        try:
+            if not isinstance(reader, ChdbWarehouse):
+                raise WarehouseError("raw reads need chDB connections")
+            return reader.query_raw(sql, fmt, params)
         finally:
             self._idle.put(reader)
 

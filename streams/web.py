@@ -1,7 +1,9 @@
-"""The worker's loopback HTTP endpoints: health, sink counters and read-only SQL.
+"""The worker's HTTP endpoints: health, sink counters and read-only SQL.
 
 In the embedded setup the worker is the only process that may open chDB, so this is how an
-operator, `tongfang sql`, the regulator API and the tests read the warehouse while the stack runs.
+operator, `tongfang sql`, the regulator API and the tests read the warehouse while the stack runs:
+`/query` (JSON rows) and `/clickhouse` (ClickHouse's HTTP interface, streams/clickhouse_http.py),
+both for user `reader` with the reader password only (`streams.warehouse.reader_password`).
 
 A read runs on a read-only connection (`ReadPool`), TONGFANG_WORKER_READ_CONNECTIONS of them side
 by side and beside the inserts, and sees each table as far as it is written (an insert commits
@@ -17,11 +19,13 @@ import asyncio
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, cast
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
+from streams.clickhouse_http import ClickHouseError, ClickHouseHttp
 from streams.warehouse import Reader
 
 _READ_ONLY = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS)\b", re.I)
@@ -50,7 +54,9 @@ class Queries:
         return await asyncio.get_running_loop().run_in_executor(executor, self._reads.query, statement)
 
 
-def register_pages(app: faust.App, queries: Queries, stats: Callable[[], dict[str, Any]]) -> None:
+def register_pages(
+    app: faust.App, queries: Queries, clickhouse: ClickHouseHttp, stats: Callable[[], dict[str, Any]]
+) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -64,6 +70,10 @@ def register_pages(app: faust.App, queries: Queries, stats: Callable[[], dict[st
     @app.page("/query")
     class Query(View):
         async def get(self, request: Request) -> Response:
+            try:
+                clickhouse.authenticate(_aiohttp(request))
+            except ClickHouseError as exc:
+                return self.json({"error": str(exc)}, status=401)
             after_inserts = request.query.get("after_inserts") in ("1", "true")
             try:
                 rows = await queries.rows(request.query.get("sql", ""), after_inserts=after_inserts)
@@ -72,3 +82,24 @@ def register_pages(app: faust.App, queries: Queries, stats: Callable[[], dict[st
             except Exception as exc:  # the warehouse's message is the useful answer here
                 return self.json({"error": str(exc).strip().splitlines()[0]}, status=400)
             return self.json({"rows": rows})
+
+    class ClickHouse(View):
+        async def get(self, request: Request) -> Response:
+            return cast(Response, await clickhouse.handle(_aiohttp(request)))
+
+        async def post(self, request: Request) -> Response:
+            return cast(Response, await clickhouse.handle(_aiohttp(request)))
+
+    # clickhouse-connect's `proxy_path` asks for /clickhouse, curl users type /clickhouse/.
+    app.page("/clickhouse", name="clickhouse")(ClickHouse)
+    app.page("/clickhouse/", name="clickhouse-slash")(type("ClickHouseSlash", (ClickHouse,), {}))
+
+    @app.page("/clickhouse/ping")
+    class Ping(View):
+        async def get(self, request: Request) -> Response:
+            return cast(Response, await clickhouse.ping(_aiohttp(request)))
+
+
+def _aiohttp(request: Request) -> web.Request:
+    """The request as it is: faust's web driver is aiohttp's, and its views get aiohttp's requests."""
+    return cast(web.Request, request)

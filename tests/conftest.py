@@ -19,7 +19,7 @@ from deploy.kafka_broker import KafkaBroker, free_port
 from deploy.settings import Settings
 from deploy.stack import LocalStack
 from services.registry import Registry
-from streams.warehouse import ChdbWarehouse, migrate
+from streams.warehouse import ChdbWarehouse, migrate, reader_authorization
 
 
 @pytest.fixture(scope="session")
@@ -125,12 +125,16 @@ class StackClient:
         rows: list[dict[str, Any]] = body["rows"]
         return rows
 
-    def query_response(self, sql: str, **params: str) -> tuple[int, dict[str, Any]]:
-        """GET /query on the worker: the status and the JSON body, refusals included."""
+    def query_response(
+        self, sql: str, *, authorization: str | None = None, **params: str
+    ) -> tuple[int, dict[str, Any]]:
+        """GET /query on the worker as its reader (or with `authorization`): the status and the JSON
+        body, refusals included."""
         url = f"http://{self.settings.worker_web_host}:{self.settings.worker_web_port}/query?" + (
             urllib.parse.urlencode({"sql": sql, **params})
         )
-        return json_response(urllib.request.Request(url))
+        header = reader_authorization(self.settings) if authorization is None else authorization
+        return json_response(urllib.request.Request(url, headers={"Authorization": header}))
 
     def scalar(self, sql: str) -> Any:
         row = self.query(sql)[0]

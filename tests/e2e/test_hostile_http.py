@@ -5,8 +5,10 @@ Hand-made cases first, then schemathesis generating requests from the service's 
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from typing import Any
@@ -20,7 +22,7 @@ from schemathesis import GenerationMode
 from deploy.settings import Settings
 from services.ingest.openapi import openapi_document
 from streams.sink import chunks
-from streams.warehouse import id_set
+from streams.warehouse import id_set, reader_authorization
 from tests import factories
 from tests.conftest import StackClient, wait_until
 
@@ -221,3 +223,25 @@ def stored_count(client: StackClient, event_ids: list[str]) -> int:
         int(client.scalar(f"SELECT count() FROM raw_events WHERE event_id IN {id_set(chunk)}"))
         for chunk in chunks(ids, 100)  # GET /query: keep the URL short
     )
+
+
+def test_the_workers_read_endpoints_answer_only_their_reader(running_stack, token):
+    """`/query` and `/clickhouse` of the running worker: the reader password or nothing."""
+    base = f"http://{running_stack.settings.worker_web_host}:{running_stack.settings.worker_web_port}"
+    assert running_stack.query_response("SELECT 1 AS one") == (200, {"rows": [{"one": 1}]})
+    for wrong in ["", "Basic " + base64.b64encode(b"reader:guess").decode()]:
+        status, body = running_stack.query_response("SELECT 1 AS one", authorization=wrong)
+        assert status == 401
+        assert "Authentication failed" in body["error"]
+    with urllib.request.urlopen(f"{base}/clickhouse/ping", timeout=5) as ping:
+        assert ping.read() == b"Ok.\n"
+    sql = "SELECT count() FROM raw_events WHERE site_id = {site:String}"
+    url = f"{base}/clickhouse/?" + urllib.parse.urlencode({"query": sql, "param_site": "site-a1"})
+    reader = {"Authorization": reader_authorization(running_stack.settings)}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=reader), timeout=10) as answer:
+        stored = running_stack.scalar("SELECT count() FROM raw_events WHERE site_id = 'site-a1'")
+        assert int(answer.read()) == stored > 0
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    assert refused.value.headers["X-ClickHouse-Exception-Code"] == "516"
