@@ -24,7 +24,12 @@ class Receiver:
                     self.end_headers()
                     return
                 receiver.received.append(
-                    {"path": self.path, "alert": self.headers.get("X-Tongfang-Alert-Id"), "body": orjson.loads(body)}
+                    {
+                        "path": self.path,
+                        "alert": self.headers.get("X-Tongfang-Alert-Id"),
+                        "notice": self.headers.get("X-Tongfang-Notice-Id"),
+                        "body": orjson.loads(body),
+                    }
                 )
                 self.send_response(200)
                 self.end_headers()
@@ -45,3 +50,7 @@ class Receiver:
 
     def for_alert(self, alert_id: str) -> list[dict[str, Any]]:
         return [r for r in self.received if r["alert"] and r["alert"].startswith(alert_id)]
+
+    def notices(self, kind: str) -> list[dict[str, Any]]:
+        """Desk notices (督办, 未报送) received, of one kind."""
+        return [r for r in self.received if r["notice"] and r["notice"].endswith(f"/{kind}")]

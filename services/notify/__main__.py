@@ -11,13 +11,16 @@ from aiohttp import web
 from deploy.settings import Settings, use_event_loop
 from services.notify.app import Notifier
 from services.notify.ledger import Ledger
+from services.notify.notices import Lookup
 from services.notify.routes import load_routes
 from streams.logs import configure
 from streams.topics import ensure_topics
+from streams.warehouse import open_reader
 
 
 async def serve(settings: Settings) -> None:
-    notifier = Notifier(settings, load_routes(settings.notify_routes), Ledger(settings.notify_db_path))
+    lookup = Lookup(open_reader(settings))
+    notifier = Notifier(settings, load_routes(settings.notify_routes), Ledger(settings.notify_db_path), lookup)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,4 @@
-"""Webhook routes: which alerts go where, from a YAML file.
+"""Webhook routes: which alerts and desk notices go where, from a YAML file.
 
 routes:
   - name: hz-post                    # unique; deliveries are recorded per route
@@ -7,6 +7,11 @@ routes:
     divisions: ["3301"]              # division-code prefixes; empty: everywhere
     enterprises: []                  # enterprise ids; empty: all
     severities: [critical, major]    # empty: all
+    kinds: []                        # alert.raised, alert.resolved, alert.assigned, site.reminded; empty: all
+
+A desk notice (督办 `alert.assigned`, 未报送 `site.reminded`) goes to the routes of its site's
+division and of the enterprise asked to act. A route filtered by severity takes an assignment by
+its alert's severity and takes reminders only when `kinds` names them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from schemas.alerts import AnyAlert
+from services.notify.notices import Notice
 
 
 class Route(BaseModel):
@@ -28,12 +33,19 @@ class Route(BaseModel):
     divisions: list[str] = []
     enterprises: list[str] = []
     severities: list[Literal["critical", "major", "minor"]] = []
+    kinds: list[Literal["alert.raised", "alert.resolved", "alert.assigned", "site.reminded"]] = []
 
-    def matches(self, alert: AnyAlert) -> bool:
+    def matches(self, notice: Notice) -> bool:
+        severity_ok = (
+            not self.severities
+            or notice.severity in self.severities
+            or (notice.kind == "site.reminded" and notice.kind in self.kinds)
+        )
         return (
-            (not self.divisions or any(alert.division_code.startswith(prefix) for prefix in self.divisions))
-            and (not self.enterprises or alert.enterprise_id in self.enterprises)
-            and (not self.severities or alert.severity in self.severities)
+            (not self.divisions or any(notice.division_code.startswith(prefix) for prefix in self.divisions))
+            and (not self.enterprises or notice.enterprise_id in self.enterprises)
+            and (not self.kinds or notice.kind in self.kinds)
+            and severity_ok
         )
 
 
@@ -49,8 +61,8 @@ class Routes(BaseModel):
             raise ValueError(f"route names must be unique: {', '.join(duplicated)}")
         return self
 
-    def for_alert(self, alert: AnyAlert) -> list[Route]:
-        return [route for route in self.routes if route.matches(alert)]
+    def for_notice(self, notice: Notice) -> list[Route]:
+        return [route for route in self.routes if route.matches(notice)]
 
 
 class RoutesError(ValueError):

@@ -1,9 +1,11 @@
-"""The alert desk end to end: a real stack (Kafka, worker, ingest, the regulator service) and a real
-browser. A regulator acknowledges, assigns and closes an alert; each action is an event in the log
-and in the warehouse, in order, with the regulator as actor; the enterprise sees the assignment."""
+"""The alert desk end to end: a real stack (Kafka, worker, ingest, the regulator service, the
+notifier) and a real browser. A regulator acknowledges, assigns and closes an alert; each action is
+an event in the log and in the warehouse, in order, with the regulator as actor; the enterprise sees
+the assignment through its API and its webhook, and a reminder (未报送) reaches it the same way."""
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -11,6 +13,8 @@ from typing import Any
 
 import orjson
 import pytest
+import requests
+import yaml
 from kafka import KafkaConsumer
 from playwright.sync_api import Page, sync_playwright
 
@@ -20,14 +24,27 @@ from tests import factories
 from tests.conftest import StackClient, json_response, stack_settings, wait_until
 from tests.support.browser import ARTIFACTS, chromium_path
 from tests.support.kafka import topic_records
+from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SITE, ENTERPRISE, BATCH = "desk-intl-01", "desk-express", "DESK-I-1"
 
 
 @pytest.fixture(scope="module")
-def stack(kafka, tmp_path_factory) -> Iterator[StackClient]:
-    settings = stack_settings(kafka.bootstrap, tmp_path_factory.mktemp("desk"), clock_tick_seconds=0.5)
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def stack(kafka, tmp_path_factory, receiver) -> Iterator[StackClient]:
+    data = tmp_path_factory.mktemp("desk")
+    routes = [
+        {"name": "enterprise", "url": f"{receiver.url}/enterprise", "format": "markdown", "enterprises": [ENTERPRISE]},
+        {"name": "elsewhere", "url": f"{receiver.url}/elsewhere", "divisions": ["4401"]},
+    ]
+    (data / "routes.yaml").write_text(yaml.safe_dump({"routes": routes}))
+    settings = stack_settings(kafka.bootstrap, data, clock_tick_seconds=0.5, notify_routes=data / "routes.yaml")
     running = LocalStack.from_settings(settings, own_kafka=False)
     running.start()
     yield StackClient(running)
@@ -71,7 +88,7 @@ def act(page: Page, action: str, note: str) -> None:
     page.locator(".history li[data-action]").nth(before).wait_for(timeout=30_000)
 
 
-def test_a_regulator_works_an_alert_and_the_log_holds_each_step(stack, raised):
+def test_a_regulator_works_an_alert_and_the_log_holds_each_step(stack, raised, receiver):
     url = f"http://{stack.settings.regulator_host}:{stack.settings.regulator_port}"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
@@ -122,6 +139,52 @@ def test_a_regulator_works_an_alert_and_the_log_holds_each_step(stack, raised):
     assert status == 200
     (mine,) = [a for a in assignments["assignments"] if a["alert_id"] == raised["alert_id"]]
     assert (mine["rule_id"], mine["subject_id"], mine["closed"]) == ("DIS-IMPORT", BATCH, True)
+
+    # The notifier routed the assignment to the enterprise's webhook, once, and filed the delivery.
+    [hook] = wait_until(lambda: receiver.notices("alert.assigned"), timeout=30)
+    assert hook["path"] == "/enterprise"
+    assert hook["notice"] == f"{stored[1]['id']}/alert.assigned"
+    text = hook["body"]["markdown"]["content"]
+    assert text.startswith("### 【督办】进口邮件快件未按时消毒：请于 ")
+    assert "- 说明：请于期限内补做消毒并上传记录" in text.splitlines()
+    delivered = wait_until(
+        lambda: stack.query(
+            "SELECT route, status FROM alert_deliveries FINAL "
+            f"WHERE alert_id = toUUID('{raised['alert_id']}') AND alert_type = 'alert.assigned'"
+        )
+    )
+    assert delivered == [{"route": "enterprise", "status": "delivered"}]
+
+
+def test_a_reminder_reaches_the_sites_enterprise(stack, raised, receiver):
+    """未报送: the regulator reminds the site (it posted no staff checks today); the enterprise's webhook says so."""
+    url = f"http://{stack.settings.regulator_host}:{stack.settings.regulator_port}"
+    session = requests.Session()
+    form = session.get(f"{url}/login", timeout=10).text
+    nonce = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert nonce is not None
+    signed_in = session.post(
+        f"{url}/login", data={"csrf": nonce[1], "token": regulator_token(stack), "next": "/"}, timeout=10
+    )
+    assert signed_in.status_code == 200
+    csrf = session.get(f"{url}/api/session", timeout=10).json()["csrf"]
+    today = datetime.now(factories.SHANGHAI).date().isoformat()
+    reminded = session.post(
+        f"{url}/api/unreported/{SITE}/remind",
+        json={"date": today, "note": "请今日补报从业人员健康监测"},
+        headers={"X-CSRF-Token": csrf},
+        timeout=30,
+    )
+    assert reminded.status_code == 202, reminded.text
+    [hook] = wait_until(lambda: receiver.notices("site.reminded"), timeout=30)
+    assert hook["path"] == "/enterprise"
+    text = hook["body"]["markdown"]["content"]
+    name = stack.scalar(f"SELECT argMax(name, registered_at) FROM sites WHERE site_id = '{SITE}'")
+    assert text.startswith(f"### 【未报送提醒】{name} {today}")
+    assert f"- 网点：{name}（{SITE}，区划 330109）" in text.splitlines()
+    assert "从业人员健康监测" in text
+    assert "- 说明：请今日补报从业人员健康监测" in text.splitlines()
+    assert not [r for r in receiver.received if r["path"] == "/elsewhere"]
 
 
 def test_an_enterprise_cannot_record_a_desk_action(stack, raised):
