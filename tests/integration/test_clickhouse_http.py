@@ -4,9 +4,7 @@ but a read gets through."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +18,11 @@ from aiohttp import web
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from dashboards.macros import ALL, expand
-from deploy.kafka_broker import free_port
 from services.regulator.boards import Boards
 from streams.clickhouse_http import ClickHouseHttp
 from streams.warehouse import ChdbWarehouse, ReadPool
 from tests.integration.test_dashboards import SINCE, UNTIL
+from tests.support.browser import served
 
 pytestmark = pytest.mark.integration
 PASSWORD = "reader-password-for-tests"
@@ -44,21 +42,8 @@ def endpoint(seeded: ChdbWarehouse) -> Iterator[str]:
     app.router.add_route("*", "/clickhouse", clickhouse.handle)
     app.router.add_route("*", "/clickhouse/", clickhouse.handle)
     app.router.add_get("/clickhouse/ping", clickhouse.ping)
-    port, loop, started = free_port(), asyncio.new_event_loop(), threading.Event()
-    runner = web.AppRunner(app)
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-
-    threading.Thread(target=serve, daemon=True).start()
-    assert started.wait(10)
-    yield f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

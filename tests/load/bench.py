@@ -805,8 +805,11 @@ def main() -> None:
         "--profile", action="store_true", help="py-spy on the worker and ingest during the burst: top functions"
     )
     parser.add_argument(
-        "--stages", default="alerts,pipeline,panels", help="comma-separated: alerts (4), pipeline (1-3, 6), panels (5)"
+        "--stages",
+        default="alerts,pipeline,panels,console",
+        help="comma-separated: alerts (4), pipeline (1-3, 6), panels (5), console (tests/load/console_bench.py)",
     )
+    parser.add_argument("--console-rows", type=int, default=1_000_000, help="stored events for the console stage")
     args = parser.parse_args()
     stages = set(args.stages.split(","))
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -821,6 +824,10 @@ def main() -> None:
         if "panels" in stages:
             sizes = [int(size) for size in args.panel_rows.split(",")]
             result["panel_queries"] = [panel_queries(directory / f"panels-{n}", n, args.repeats) for n in sizes]
+        if "console" in stages:
+            from tests.load.console_bench import console_figures
+
+            result["console"] = console_figures(directory / "console", args.console_rows)
     print_table(result)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
@@ -969,6 +976,24 @@ def print_table(result: dict[str, Any]) -> None:
             (
                 f"worst panel p95 over {p['rows']:,} events, all 30 days",
                 f"{p['worst_panel_p95_ms_30d']} ms ({p['panels_over_150_ms_30d']} over 150 ms)",
+                "",
+            ),
+        ]
+    if c := r.get("console"):
+        shown += [
+            (
+                f"console: a panel in the browser p50 / p95 over {c['rows']:,} events, 24 h ({c['panels']} panels)",
+                f"{c['panel_ms_p50']} / {c['panel_ms_p95']} ms",
+                "",
+            ),
+            (
+                "  the same SQL run directly p50 / p95 (the ceiling)",
+                f"{c['direct_ms_p50']} / {c['direct_ms_p95']} ms",
+                "",
+            ),
+            (
+                "  a dashboard fully drawn: cold, warm p50 / max",
+                f"{c['page_cold_ms']}, {c['page_warm_ms_p50']} / {c['page_warm_ms_max']} ms",
                 "",
             ),
         ]
