@@ -386,9 +386,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
         if settings.worker_read_connections
         else executor
     )
-    version = str(reads.query("SELECT version() AS v")[0]["v"])
     raw = reads if isinstance(reads, ReadPool) and settings.warehouse == "chdb" else None
-    clickhouse = ClickHouseHttp(raw, beside, reader_password(settings), version)
+    clickhouse = ClickHouseHttp(raw, beside, reader_password(settings))
     register_pages(app, Queries(reads, beside, executor), clickhouse, report)
     return app
 

@@ -84,9 +84,10 @@ class ClickHouseError(Exception):
 class ClickHouseHttp:
     """Answers the ClickHouse HTTP protocol from `reads` (run in the threads of `beside`)."""
 
-    def __init__(self, reads: RawReads | None, beside: Executor, password: str, version: str) -> None:
+    def __init__(self, reads: RawReads | None, beside: Executor, password: str) -> None:
         """`reads` None: the warehouse is a ClickHouse server, which has this interface of its own."""
-        self._reads, self._beside, self._password, self._version = reads, beside, password, version
+        self._reads, self._beside, self._password = reads, beside, password
+        self._version = ""  # chDB's, read with the first error that names it
 
     async def ping(self, request: web.Request) -> web.Response:
         return web.Response(text="Ok.\n")
@@ -103,8 +104,10 @@ class ClickHouseHttp:
                 self._beside, self._reads.query_raw, sql, fmt, params
             )
         except ClickHouseError as exc:
+            await self._learn_version()
             return self._error(exc.code, str(exc))
         except Exception as exc:  # chDB's text is ClickHouse's, nested once per layer it passed
+            await self._learn_version()
             text = str(exc).strip()
             if not (code := _CODE.match(text)):
                 return self._error(1001, f"Code: 1001. DB::Exception: {text}. (STD_EXCEPTION)")
@@ -119,6 +122,15 @@ class ClickHouseHttp:
             content_type=_CONTENT_TYPES.get(fmt, "application/octet-stream").split(";")[0],
             charset="UTF-8" if fmt in _CONTENT_TYPES else None,
         )
+
+    async def _learn_version(self) -> None:
+        """chDB's version, for errors as ClickHouse words them; read once, in the read threads."""
+        if self._version or self._reads is None:
+            return
+        answer = await asyncio.get_running_loop().run_in_executor(
+            self._beside, self._reads.query_raw, "SELECT version()", "TabSeparated", {}
+        )
+        self._version = answer.decode().strip()
 
     def authenticate(self, request: web.Request) -> None:
         """Refuse (AUTHENTICATION_FAILED) anyone but user `reader` with the reader password."""
@@ -163,7 +175,7 @@ class ClickHouseHttp:
 
     def _error(self, code: int, text: str) -> web.Response:
         return web.Response(
-            text=f"{text} (version {self._version})\n",
+            text=f"{text} (version {self._version or 'unknown'})\n",
             status=_STATUS.get(code, 500),
             headers={"X-ClickHouse-Exception-Code": str(code)},
         )

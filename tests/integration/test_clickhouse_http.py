@@ -37,7 +37,7 @@ REFERENCE_SETTINGS = (
 def endpoint(seeded: ChdbWarehouse) -> Iterator[str]:
     """The worker's `/clickhouse` pages, mounted on a server of their own over a read-only connection."""
     reads = ReadPool([ChdbWarehouse(seeded.path, read_only=True)])
-    clickhouse = ClickHouseHttp(reads, ThreadPoolExecutor(1), PASSWORD, "26.9")
+    clickhouse = ClickHouseHttp(reads, ThreadPoolExecutor(1), PASSWORD)
     app = web.Application()
     app.router.add_route("*", "/clickhouse", clickhouse.handle)
     app.router.add_route("*", "/clickhouse/", clickhouse.handle)
@@ -132,6 +132,7 @@ def test_anything_but_a_read_is_refused_in_clickhouses_words(seeded, endpoint, q
     )
     assert (response.status_code, response.headers["X-ClickHouse-Exception-Code"]) == (status, str(code))
     assert response.text.startswith(f"Code: {code}. DB::Exception: ")
+    assert response.text.endswith(f"(version {seeded.query('SELECT version() AS v')[0]['v']})\n")
     assert seeded.query("SELECT count() AS n FROM raw_events")[0]["n"] == before
     assert seeded.query("SELECT count() AS n FROM system.tables WHERE name = 'raw_events'")[0]["n"] in (1, "1")
 
