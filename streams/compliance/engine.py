@@ -117,7 +117,10 @@ def jurisdiction_prefix(division_code: str) -> str:
 
 _footprint_encoder = msgspec.json.Encoder()
 DAY_MS = 86_400_000
-TRACKED_ALERT_MS = 40 * DAY_MS  # over a month: last month's inspection, recorded late, still settles its alert
+# The horizon of late records (README, Late records): open alerts, and what a released batch leaves
+# behind, are kept this long on the partition's clock, so a record posted up to two months late
+# still settles what it belongs to.
+TRACKED_ALERT_MS = 62 * DAY_MS
 
 
 @dataclass
@@ -234,14 +237,16 @@ class Engine:
         return alerts
 
     def _stop_tracking_old_alerts(self) -> None:
-        """Once a day of event time: open alerts whose deadline is over `TRACKED_ALERT_MS` old leave
-        the state (they stay open in the alerts table; a record that late no longer settles them)."""
+        """Once a day of event time: open alerts raised over `TRACKED_ALERT_MS` ago on the partition's
+        clock leave the state (they stay open in the alerts table; a record that late no longer
+        settles them). Counted from when it was raised, so an alert raised by a record posted weeks
+        late is tracked as long as any other. (Saved before that was kept: from its deadline.)"""
         horizon = self.watermark - TRACKED_ALERT_MS
         for key, state in self.states.items():
             opened = state.get("open")
             if not opened:
                 continue
-            old = [name for name, alert in opened.items() if alert["deadline"] < horizon]
+            old = [name for name, alert in opened.items() if alert.get("raised_at", alert["deadline"]) < horizon]
             for name in old:
                 del opened[name]
             if old:
@@ -351,6 +356,10 @@ class Context:
     def is_open(self, rule_id: str, subject: str) -> bool:
         return rule_subject(rule_id, subject) in self.state["open"]
 
+    def has_open(self, subject: str) -> bool:
+        """Whether any rule has an open alert tracked for `subject`."""
+        return any(split_rule_subject(name)[1] == subject for name in self.state["open"])
+
     def open_subjects(self, rule_id: str) -> list[str]:
         prefix = rule_subject(rule_id, "")
         return [name[len(prefix) :] for name in self.state["open"] if name.startswith(prefix)]
@@ -393,7 +402,12 @@ class Context:
             details=details or {},
         )
         if track:
-            self.state["open"][name] = {"alert_id": alert_id, "deadline": deadline, "kind": subject_kind}
+            self.state["open"][name] = {
+                "alert_id": alert_id,
+                "deadline": deadline,
+                "kind": subject_kind,
+                "raised_at": max(self.engine.watermark, deadline),
+            }
         self.alerts.append(alert)
 
     def forget(self, subject: str) -> None:

@@ -88,6 +88,29 @@ def test_record_received_over_24h_after_the_fact_raises_ledger_late():
     h.feed(factories.health_checked(at=at()), received=at(hours=2))
     [alert] = h.raised("LEDGER-LATE")
     assert alert.details["delay_hours"] == 30.0
+    assert (alert.subject_kind, alert.subject_id) == ("site", "2026-11-23")
+
+
+def test_a_back_filled_month_raises_one_ledger_late_per_site_and_day():
+    h = Harness()
+    h.feed(site(), site(site_id="site-b1"))
+    for day in range(30):
+        for minute in range(0, 600, 60):  # ten records a day, each site, all posted on day 40
+            for site_id in ("site-a1", "site-b1"):
+                h.feed(factories.health_checked(at=at(days=day, minutes=minute), site=site_id), received=at(days=40))
+    alerts = h.raised("LEDGER-LATE")
+    assert len(alerts) == 60
+    assert {(a.site_id, a.subject_id) for a in alerts} == {
+        (site_id, f"2026-{11 + (23 + day > 30)}-{(23 + day - 1) % 30 + 1:02d}")
+        for day in range(30)
+        for site_id in ("site-a1", "site-b1")
+    }
+    # The same records judged again (a replay) raise the same alerts, by id.
+    again = Harness()
+    again.feed(site(), site(site_id="site-b1"))
+    for day in range(30):
+        again.feed(factories.health_checked(at=at(days=day, minutes=540), site="site-a1"), received=at(days=41))
+    assert {a.alert_id for a in again.raised("LEDGER-LATE")} == {a.alert_id for a in alerts if a.site_id == "site-a1"}
 
 
 def loop_sites(h: Harness) -> None:

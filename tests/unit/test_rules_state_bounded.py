@@ -45,7 +45,7 @@ def test_state_is_flat_once_past_retention():
     def mean(days: range, side: int, field: str) -> float:
         return sum(footprints[day][side][field] for day in days) / len(days)
 
-    middle, end = range(41, 61), range(81, 101)  # past every retention (40 days), days apart
+    middle, end = range(66, 81), range(86, 101)  # past every retention (the 62-day horizon), days apart
     assert mean(middle, 0, "state_bytes") > 100_000  # it does hold something: batches, people, checks
     # Violations come and go at random: a few alerts more or less. Four vehicles hold a few hundred
     # bytes each, which vary more than eight sites' state.

@@ -1,11 +1,23 @@
 """Parcel batches (物防): DIS-IMPORT, DIS-DOMESTIC, DIS-COVERAGE, DIS-BEFORE-DISPATCH, REST-IMPORT.
 
 A received batch gets a deadline (imported, or domestic from outside the city). When the watermark
-passes it, a batch with no disinfection record by then raises the deadline rule; one disinfected
-in part raises DIS-COVERAGE. A dispatch is checked at its own time: no disinfection before it
-raises DIS-BEFORE-DISPATCH, and an imported batch leaving before its rest period, REST-IMPORT.
-A later disinfection record resolves the open alerts, marked late. A batch's state (and the
-tracking of its open alerts) is released when its retention has passed and no check is pending.
+passes it, a batch with no disinfection by then raises the deadline rule; one whose items
+disinfected by the deadline fall short of those received raises DIS-COVERAGE. A dispatch is
+checked at its own time: no disinfection before it raises DIS-BEFORE-DISPATCH, and an imported
+batch leaving before its rest period, REST-IMPORT.
+
+Verdicts are functions of the batch's facts in event time, whenever they arrive (DESIGN.md §8b):
+once a check has run, every later fact of the batch settles it again (`_settle`). A record that
+shows the batch was disinfected in time resolves the deadline alert it arrived too late to
+prevent (`record_after_deadline`), and may reveal a shortfall in coverage that is raised then; a
+disinfection after the deadline resolves it as `action_after_deadline`.
+
+A batch's state is kept `RETENTION_MS` of the partition's clock after its last record, and for as
+long as it has a pending check or an open alert (open alerts are tracked up to the engine's
+`TRACKED_ALERT_MS`, the horizon), or holds records with no receipt (up to the horizon): so a day
+posted late, or a receipt posted after its disinfection, still meets the rest of its batch. A
+released batch leaves its receipt and first disinfection behind (`released`, up to the horizon),
+which is what a dispatch posted later is judged against.
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ from typing import Any
 
 from schemas.envelope import Event
 from schemas.parcels import ParcelsDisinfected, ParcelsDispatched, ParcelsReceived
-from streams.compliance.engine import Context
+from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context
 
 RETENTION_MS = int(timedelta(days=8) / timedelta(milliseconds=1))
 DEADLINE_RULES = ("DIS-IMPORT", "DIS-DOMESTIC")
@@ -72,17 +84,14 @@ class Disinfection:
 
     def _batch(self, ctx: Context, batch_id: str) -> dict[str, Any]:
         batches = ctx.data("batches")
-        if batch_id not in batches:
+        if batch_id not in batches and (released := ctx.data("released").pop(batch_id, None)) is not None:
+            received, first, imported, _ = released  # a record of a settled batch, posted long after the rest
             batches[batch_id] = {
-                "received": None,
-                "origin": None,
-                "received_items": 0,
-                "disinfected_items": 0,
-                "first_disinfected": None,
-                "dispatched": None,
-                "deadline": None,
-                "evidence": [],
-            }
+                **_blank(), "received": received, "first_disinfected": first, "checked": True, "restored": True,
+                "origin": "imported" if imported else "domestic",
+            }  # fmt: skip
+        if batch_id not in batches:
+            batches[batch_id] = _blank()
         batch: dict[str, Any] = batches[batch_id]
         return batch
 
@@ -95,11 +104,16 @@ class Disinfection:
         batch["received_items"] += payload.item_count
         batch["evidence"].append(str(event.event_id))
         rule_id = _deadline_rule(event)
-        if rule_id is not None:
+        if rule_id is not None and not batch.get("restored"):
             batch["deadline"] = batch["received"] + ms_of(ctx.limits(rule_id, batch["received"]).deadline)
             batch["rule"] = rule_id
-            ctx.schedule(batch["deadline"], rule_id, payload.batch_id)
-        ctx.schedule(batch["received"] + RETENTION_MS, RELEASE, payload.batch_id)
+            if _checked(ctx, payload.batch_id, batch):
+                self._settle(ctx, payload.batch_id, batch, [str(event.event_id)])  # a part received late
+            else:
+                ctx.schedule(batch["deadline"], rule_id, payload.batch_id)
+        if payload.origin == "imported" and batch["dispatched"] is not None:
+            ctx.schedule(batch["dispatched"], "REST-IMPORT", payload.batch_id)  # the receipt came after the dispatch
+        self._touched(ctx, payload.batch_id, batch)
 
     def _disinfected(self, ctx: Context, event: ParcelsDisinfected) -> None:
         batch_id = event.payload.batch_id
@@ -108,14 +122,14 @@ class Disinfection:
         first = batch["first_disinfected"]
         batch["first_disinfected"] = at if first is None else min(first, at)
         batch["disinfected_items"] += event.payload.item_count
+        batch.setdefault("disinfections", []).append([at, event.payload.item_count])
         evidence = [str(event.event_id)]
         batch["evidence"] += evidence
-        for rule_id in DEADLINE_RULES:
-            ctx.resolve_alert(rule_id, batch_id, evidence, action_at=at)
-        if batch["disinfected_items"] >= batch["received_items"]:
-            ctx.resolve_alert("DIS-COVERAGE", batch_id, evidence, action_at=at)
+        if _checked(ctx, batch_id, batch):
+            self._settle(ctx, batch_id, batch, evidence)
         if batch["dispatched"] is not None and at <= batch["dispatched"]:
             ctx.resolve_alert("DIS-BEFORE-DISPATCH", batch_id, evidence, action_at=at)
+        self._touched(ctx, batch_id, batch)
 
     def _dispatched(self, ctx: Context, event: ParcelsDispatched) -> None:
         batch_id = event.payload.batch_id
@@ -126,24 +140,56 @@ class Disinfection:
         ctx.schedule(batch["dispatched"], "DIS-BEFORE-DISPATCH", batch_id)
         if batch["origin"] == "imported" and batch["received"] is not None:
             ctx.schedule(batch["dispatched"], "REST-IMPORT", batch_id)
-        if batch["received"] is None:
-            ctx.schedule(at + RETENTION_MS, RELEASE, batch_id)
+        self._touched(ctx, batch_id, batch)
 
     def _check_deadline(self, ctx: Context, rule_id: str, batch_id: str, batch: dict[str, Any]) -> None:
-        first, deadline = batch["first_disinfected"], batch["deadline"]
+        batch["checked"] = True
+        self._settle(ctx, batch_id, batch, batch["evidence"])
+
+    def _settle(self, ctx: Context, batch_id: str, batch: dict[str, Any], evidence: list[str]) -> None:
+        """Bring the batch's alerts in line with its facts as they stand (its deadline has passed)."""
+        rule_id, deadline, first = batch.get("rule"), batch["deadline"], batch["first_disinfected"]
+        if rule_id is None or deadline is None:
+            return
         if first is None or first > deadline:
-            ctx.raise_alert(rule_id, "batch", batch_id, deadline, batch["evidence"], _details(batch))
-            if first is not None:  # disinfected late, and already on record: the alert is settled as late
-                ctx.resolve_alert(rule_id, batch_id, batch["evidence"], action_at=first)
-        elif batch["disinfected_items"] < batch["received_items"]:
-            ctx.raise_alert("DIS-COVERAGE", "batch", batch_id, deadline, batch["evidence"], _details(batch))
+            self._raise_once(ctx, rule_id, batch_id, batch, deadline)
+            if first is not None:  # disinfected late, and on record: the alert is settled as late
+                ctx.resolve_alert(rule_id, batch_id, evidence, action_at=first)
+            return
+        ctx.resolve_alert(rule_id, batch_id, evidence, action_at=first)  # raised before this record came
+        if _disinfected_by(batch, deadline) < batch["received_items"]:
+            self._raise_once(ctx, "DIS-COVERAGE", batch_id, batch, deadline)
+            covered = _covered_at(batch)
+            if covered is not None:
+                ctx.resolve_alert("DIS-COVERAGE", batch_id, evidence, action_at=covered)
+
+    def _raise_once(self, ctx: Context, rule_id: str, batch_id: str, batch: dict[str, Any], deadline: int) -> None:
+        raised = batch.setdefault("raised", [])
+        if rule_id not in raised:
+            raised.append(rule_id)
+            ctx.raise_alert(rule_id, "batch", batch_id, deadline, batch["evidence"], _details(batch, deadline))
+
+    def _touched(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
+        """Keep the batch `RETENTION_MS` past its latest record on the partition's clock."""
+        batch["touched"] = since = max(ctx.now, ctx.watermark)
+        ctx.schedule(max(since + RETENTION_MS, ctx.pending(RELEASE, batch_id) or 0), RELEASE, batch_id)
 
     def _release(self, ctx: Context, batch_id: str) -> None:
-        if ctx.pending_for(batch_id):
+        batch = ctx.data("batches")[batch_id]
+        unreceived = batch["received"] is None and ctx.now - batch.get("touched", 0) < TRACKED_ALERT_MS
+        if ctx.pending_for(batch_id) or ctx.has_open(batch_id) or unreceived:
             ctx.schedule(ctx.now + RETENTION_MS, RELEASE, batch_id)
             return
         del ctx.data("batches")[batch_id]
         ctx.forget(batch_id)
+        # What a dispatch or a receipt posted later still needs to be judged with the rest of the batch.
+        released = ctx.data("released")
+        released[batch_id] = [batch["received"], batch["first_disinfected"], batch["origin"] == "imported", ctx.now]
+        day = ctx.now // DAY_MS
+        if ctx.data("batches_pruned").get("day", 0) < day:
+            ctx.data("batches_pruned")["day"] = day
+            for old in [name for name, kept in released.items() if kept[3] < ctx.now - TRACKED_ALERT_MS]:
+                del released[old]
 
 
 def _deadline_rule(event: ParcelsReceived) -> str | None:
@@ -154,12 +200,52 @@ def _deadline_rule(event: ParcelsReceived) -> str | None:
     return None
 
 
-def _details(batch: dict[str, Any]) -> dict[str, Any]:
+def _blank() -> dict[str, Any]:
+    return {
+        "received": None,
+        "origin": None,
+        "received_items": 0,
+        "disinfected_items": 0,
+        "first_disinfected": None,
+        "dispatched": None,
+        "deadline": None,
+        "evidence": [],
+        "disinfections": [],  # [at, items] of each record, to count what was done by a moment
+        "raised": [],  # rules raised for the batch: each once, however often it is settled
+    }
+
+
+def _details(batch: dict[str, Any], deadline: int | None = None) -> dict[str, Any]:
     return {
         "origin": batch["origin"],
         "received_items": batch["received_items"],
-        "disinfected_items": batch["disinfected_items"],
+        "disinfected_items": batch["disinfected_items"] if deadline is None else _disinfected_by(batch, deadline),
     }
+
+
+def _disinfected_by(batch: dict[str, Any], moment: int) -> int:
+    """Items disinfected by `moment` (event time); state saved before records were kept counts them all."""
+    if "disinfections" not in batch:
+        return int(batch["disinfected_items"])
+    return sum(items for at, items in batch["disinfections"] if at <= moment)
+
+
+def _covered_at(batch: dict[str, Any]) -> int | None:
+    """When the items disinfected reached those received, in event time; None: not yet."""
+    done = 0
+    for at, items in sorted(batch.get("disinfections", [])):
+        done += items
+        if done >= batch["received_items"]:
+            return int(at)
+    return None
+
+
+def _checked(ctx: Context, batch_id: str, batch: dict[str, Any]) -> bool:
+    """Whether the batch's deadline check has run (in state saved before the flag was kept: its
+    deadline has passed and no check is pending)."""
+    if "raised" in batch or batch["deadline"] is None:
+        return bool(batch.get("checked"))
+    return bool(batch["deadline"] <= ctx.watermark and ctx.pending(batch["rule"], batch_id) is None)
 
 
 @cache  # the catalogue's few durations, asked for about once an event (1.7 % of the worker in a burst)

@@ -1,13 +1,18 @@
-"""LEDGER-LATE (台账补录): a record received long after the fact it records.
+"""LEDGER-LATE (台账补录): records received long after the facts they record, one alert per site
+and local day of the facts.
 
-Decided by the event alone (received_at minus occurred_at), so it is raised as the event is
-folded; nothing can undo it, so it is not tracked as open.
+Decided by each event alone (received_at minus occurred_at), so it is raised as the event is
+folded; nothing can undo it, so it is not tracked as open. The first late record of a site-day
+raises it; later ones of the same day add nothing to the log (a month of back-filled ledgers is a
+month of alerts, not tens of thousands), and what a reader sees counts them all: the desk lists
+the day's late records from the warehouse. The alert's id depends on the site and the day only,
+so every path that judges the same records raises the same one.
 """
 
 from __future__ import annotations
 
 from schemas.envelope import Event
-from streams.compliance.engine import Context, ms
+from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, day_label, day_start, local_day, ms
 from streams.compliance.rules.disinfection import ms_of
 
 
@@ -20,20 +25,40 @@ class LedgerLate:
             return
         occurred, received = ctx.now, ms(event.received_at)
         allowed = ms_of(ctx.limits("LEDGER-LATE", occurred).max_delay)
-        if received - occurred > allowed:
-            ctx.raise_alert(
-                "LEDGER-LATE",
-                "event",
-                str(event.event_id),
-                occurred + allowed,
-                [str(event.event_id)],
-                {"event_type": type(event).__name__, "delay_hours": round((received - occurred) / 3_600_000, 1)},
-                at=received,
-                track=False,
-            )
+        if received - occurred <= allowed:
+            return
+        day = local_day(occurred)
+        raised = ctx.data("ledger_late")
+        if str(day) in raised:
+            return
+        raised[str(day)] = received
+        _forget_old_days(raised, ctx.watermark)
+        ctx.raise_alert(
+            "LEDGER-LATE",
+            "site",
+            day_label(day),
+            day_start(day + 1) + allowed,  # when the day's last record was due at the latest
+            [str(event.event_id)],
+            {
+                "day": day_label(day),
+                "first_event_type": type(event).__name__,
+                "delay_hours": round((received - occurred) / 3_600_000, 1),
+                "max_delay_hours": round(allowed / 3_600_000, 1),
+            },
+            at=received,
+            track=False,
+        )
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
         return None
 
     def policy_changed(self, ctx: Context) -> None:
         return None
+
+
+def _forget_old_days(raised: dict[str, int], watermark: int) -> None:
+    """Days raised beyond the horizon ago: raising one again gives the same alert id, which the
+    alert sink and the notifier keep once."""
+    if len(raised) > 64:
+        for day in [day for day, at in raised.items() if at < watermark - TRACKED_ALERT_MS - DAY_MS]:
+            del raised[day]

@@ -113,7 +113,13 @@ class Staff:
                 "health_code": payload.health_code,
             }
             ctx.schedule(at, "STAFF-FEVER", f"{payload.staff_id}|{at}")
+            for shift in person["shifts"]:  # shifts of the day already judged, before this record came
+                subject = f"{payload.staff_id}|{shift}"
+                judged = ctx.pending("STAFF-WORKED-SICK", subject) is None
+                if judged and shift >= at and local_day(shift) == local_day(at):
+                    self._worked_sick(ctx, subject)
             return
+        person["last_pass"] = max(person.get("last_pass") or at, at)
         person["checked"][day] = min(person["checked"].get(day, at), at)
         _prune_days(person, local_day(at))
         for subject in ctx.open_subjects("STAFF-CHECK"):
@@ -127,7 +133,9 @@ class Staff:
         staff_id = event.payload.staff_id
         person = self._person(ctx, staff_id)
         person["shifts"] = [s for s in person["shifts"] if s > at - CONTACT_KEEP_MS] + [at]
-        person.setdefault("shift_events", {})[str(at)] = str(event.event_id)
+        events = person.get("shift_events", {})
+        kept = {moment: event_id for moment, event_id in events.items() if int(moment) in person["shifts"]}
+        person["shift_events"] = kept | {str(at): str(event.event_id)}
         day = local_day(at)
         cutoff = ctx.limits("STAFF-CHECK", at).cutoff
         cutoff_at = day_start(day) + (cutoff.hour * 3600 + cutoff.minute * 60) * 1000
@@ -151,12 +159,15 @@ class Staff:
             return
         event_id = check.pop("event_id")
         ctx.raise_alert("STAFF-FEVER", "staff", subject, int(at), [event_id], {"staff_id": staff_id, **check})
+        passed = self._person(ctx, staff_id).get("last_pass")
+        if passed is not None and passed > int(at):  # a passing check after it was on record first
+            ctx.resolve_alert("STAFF-FEVER", subject, [event_id])
 
     def _worked_sick(self, ctx: Context, subject: str) -> None:
         staff_id, at = subject.split("|")
         person = self._person(ctx, staff_id)
         failed = person["failed"].get(str(local_day(int(at))))
-        shift_event = person.get("shift_events", {}).pop(at, "")
+        shift_event = person.get("shift_events", {}).get(at, "")
         if failed is not None and failed <= int(at):
             ctx.raise_alert(
                 "STAFF-WORKED-SICK", "staff", subject, int(at), [shift_event], {"staff_id": staff_id}, track=False
