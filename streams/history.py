@@ -1,7 +1,11 @@
 """The event source for replays: stored events from the warehouse, or the Kafka log itself.
 
 Both yield `LogEntry`s in log order per partition. The warehouse keeps each event's Kafka
-partition, offset and place in its record; the Kafka log also has the clock ticks.
+partition, offset and place in its record; the Kafka log also has the clock ticks. For a range
+[since, until) both hand over what the state as of `since` needs (`streams.compliance.replay`):
+the registry's events from the beginning and the others from `WARMUP` before `since`. The
+warehouse stores a policy change once (the log has it on every partition): it comes first, for
+every partition.
 """
 
 from __future__ import annotations
@@ -15,25 +19,41 @@ import orjson
 from deploy.settings import Settings
 from schemas import events
 from schemas.clock import decode_tick
-from streams.compliance.replay import LogEntry
+from streams.compliance.replay import EVERY_PARTITION, WARMUP, LogEntry
+from streams.compliance.rulebook import REGISTRY_EVENTS
 from streams.warehouse import Reader, literal
 
 PAGE = 20_000
+REGISTRY_TYPES = frozenset(events.EVENT_TAGS[cls] for cls in REGISTRY_EVENTS)
+
+
+COLUMNS = (
+    "kafka_partition AS p, kafka_offset AS o, record_index AS i, toString(event_id) AS event_id, "
+    "event_type, schema_version, formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%f+08:00') AS occurred, "
+    "formatDateTime(received_at, '%Y-%m-%dT%H:%i:%S.%f+08:00') AS received, enterprise_id, site_id, "
+    "party_branch_id, actor_id, payload"
+)
 
 
 def from_warehouse(reader: Reader, since: datetime, until: datetime) -> Iterator[LogEntry]:
-    """Stored events that occurred in [since, until), page by page in log order."""
-    after = (-1, -1, -1)
-    window = (
-        f"occurred_at >= parseDateTime64BestEffort({literal(since.isoformat())}, 3) "
-        f"AND occurred_at < parseDateTime64BestEffort({literal(until.isoformat())}, 3)"
+    """Stored events for the range [since, until), page by page in log order, after its policy changes."""
+    before = f"occurred_at < parseDateTime64BestEffort({literal(until.isoformat())}, 3)"
+    policies = reader.query(
+        f"SELECT {COLUMNS} FROM raw_events WHERE event_type = 'policy.level_changed' AND {before} "
+        "ORDER BY occurred_at, event_id LIMIT 1 BY event_id"
     )
+    for row in policies:
+        yield LogEntry(EVERY_PARTITION, row["o"], row["i"], events.decode(_event_json(row)))
+    start = literal((since - WARMUP).isoformat())
+    registry = ", ".join(literal(name) for name in REGISTRY_TYPES)
+    window = (
+        f"{before} AND event_type != 'policy.level_changed' "
+        f"AND (occurred_at >= parseDateTime64BestEffort({start}, 3) OR event_type IN ({registry}))"
+    )
+    after = (-1, -1, -1)
     while True:
         rows = reader.query(
-            "SELECT kafka_partition AS p, kafka_offset AS o, record_index AS i, toString(event_id) AS event_id, "
-            "event_type, schema_version, formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%f+08:00') AS occurred, "
-            "formatDateTime(received_at, '%Y-%m-%dT%H:%i:%S.%f+08:00') AS received, enterprise_id, site_id, "
-            "party_branch_id, actor_id, payload FROM raw_events "
+            f"SELECT {COLUMNS} FROM raw_events "
             f"WHERE {window} AND (kafka_partition, kafka_offset, record_index) > {after} "
             f"ORDER BY kafka_partition, kafka_offset, record_index LIMIT {PAGE}"
         )
@@ -89,8 +109,9 @@ def _entries(
     partition: int, offset: int, key: bytes | None, value: bytes, since: datetime, until: datetime
 ) -> Iterator[LogEntry]:
     tick = decode_tick(key, value)
+    start = since - WARMUP
     if tick is not None:
-        if since <= tick < until:
+        if start <= tick < until:
             yield LogEntry(partition, offset, 0, tick)
         return
     try:
@@ -102,5 +123,5 @@ def _entries(
             event = events.decode(raw)
         except events.InvalidEvent:
             continue
-        if since <= event.occurred_at < until:
+        if event.occurred_at < until and (start <= event.occurred_at or events.event_type(event) in REGISTRY_TYPES):
             yield LogEntry(partition, offset, index, event)

@@ -67,6 +67,10 @@ def parcels_disinfected(batch: str = "B1", count: int = 100, **kw: Any) -> dict[
     return event("parcels.disinfected", payload, **kw)
 
 
+def parcels_dispatched(batch: str = "B1", count: int = 100, **kw: Any) -> dict[str, Any]:
+    return event("parcels.dispatched", {"batch_id": batch, "item_count": count}, **kw)
+
+
 def health_checked(temperature: float = 36.5, code: str = "green", **kw: Any) -> dict[str, Any]:
     payload = {"staff_id": PSEUDONYM, "temperature": temperature, "health_code": code, "symptoms": []}
     return event("staff.health_checked", payload, **kw)

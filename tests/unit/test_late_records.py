@@ -35,14 +35,17 @@ from deploy.simulator import City, Violations
 from schemas import events
 from schemas.alerts import AlertRaised, AlertResolved, AnyAlert
 from schemas.clock import CLOCK_KEY, encode_tick
+from schemas.policy import PolicyLevelChanged
 from streams.compliance.catalogue import load
-from streams.compliance.replay import LogEntry, replay
+from streams.compliance.replay import EVERY_PARTITION, LogEntry, replay
 from streams.rule_stream import MemoryStore, SiteRules
 from streams.sink import Record
+from tests import factories
 from tests.factories import SHANGHAI
 
 START = datetime(2026, 11, 2, tzinfo=SHANGHAI)
 DAYS, SITES = 2, 4
+SECOND_DAY = START + timedelta(days=1)
 SETTLED = timedelta(days=70)  # past every check, retention and horizon: all is due
 CATALOGUE = load()
 VIOLATIONS = Violations(
@@ -71,6 +74,7 @@ class Posting:
     jitter_hours: float  # each record: up to this much later again
     packing: int  # events per Kafka record, at most
     crash_every: int  # records between crashes (0: none)
+    response: bool = False  # a response-level period (shorter deadlines) over part of the first day
 
 
 def postings() -> st.SearchStrategy[Posting]:
@@ -83,6 +87,7 @@ def postings() -> st.SearchStrategy[Posting]:
         jitter_hours=st.sampled_from([0.0, 0.5, 6.0, 48.0]),
         packing=st.integers(1, 4),
         crash_every=st.sampled_from([0, 7, 40]),
+        response=st.booleans(),
     )
 
 
@@ -97,6 +102,12 @@ def city_events(posting: Posting) -> list[tuple[datetime, events.AnyEvent]]:
         day = (occurred - START).days
         late = posting.late_days[(sites.index(body["site_id"]) if body["site_id"] in sites else 0) * DAYS + day]
         bodies.append((body, timedelta(days=late, hours=jitter.random() * posting.jitter_hours)))
+    if posting.response:  # as `tongfang policy set` posts it, on time
+        for level, hours in (("response", 6), ("normal", 30)):
+            moment = START + timedelta(hours=hours)
+            payload = {"division_code": "330100", "level": level}
+            body = factories.event("policy.level_changed", payload, enterprise="post-330100", site="330100", at=moment)
+            bodies.append((body, timedelta(0)))
     arrived = []
     for body, delay in bodies:
         occurred = datetime.fromisoformat(body["occurred_at"])
@@ -132,12 +143,18 @@ def kafka_log(posting: Posting, arrived: list[tuple[datetime, events.AnyEvent]])
         if last_tick is None or arrival - last_tick >= timedelta(minutes=1):
             tick(arrival)
             last_tick = arrival
+        if isinstance(event, PolicyLevelChanged):  # on every partition, as `tongfang policy set` writes it
+            for partition in range(posting.partitions):
+                append(partition, event.site_id.encode(), events.encode(event), arrival)
+            index += 1
+            continue
         partition = partition_of(event, posting.partitions)
-        packed = [event]
+        packed: list[events.AnyEvent] = [event]
         while (
             len(packed) < posting.packing
             and index + len(packed) < len(arrived)
             and partition_of(arrived[index + len(packed)][1], posting.partitions) == partition
+            and not isinstance(arrived[index + len(packed)][1], PolicyLevelChanged)
             and arrived[index + len(packed)][0] - arrival < timedelta(minutes=1)
         ):
             packed.append(arrived[index + len(packed)][1])
@@ -169,21 +186,31 @@ def live(records: list[Record], crash_every: int) -> list[AnyAlert]:
 
 
 def log_entries(records: list[Record], ticks: bool) -> Iterator[LogEntry]:
+    """The log as `tongfang replay` reads it: from Kafka, ticks and all; or from the warehouse,
+    which stores no tick and each policy change once (handed to every partition first)."""
+    entries = []
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         if record.key == CLOCK_KEY:
             if ticks:
                 moment = datetime.fromisoformat(orjson.loads(record.value)["clock"])
-                yield LogEntry(record.partition, record.offset, 0, moment)
+                entries.append(LogEntry(record.partition, record.offset, 0, moment))
             continue
         for in_record, raw in enumerate(events.split(record.value)):
-            yield LogEntry(record.partition, record.offset, in_record, events.decode(raw))
+            entries.append(LogEntry(record.partition, record.offset, in_record, events.decode(raw)))
+    if ticks:
+        return iter(entries)
+    policies = {e.item.event_id: e.item for e in entries if isinstance(e.item, PolicyLevelChanged)}
+    shared = [LogEntry(EVERY_PARTITION, 0, 0, policy) for policy in policies.values()]
+    return iter(shared + [e for e in entries if not isinstance(e.item, PolicyLevelChanged)])
 
 
-def table(alerts: list[AnyAlert]) -> Table:
+def table(alerts: list[AnyAlert], since: datetime | None = None) -> Table:
     resolved = {a.alert_id: a for a in alerts if isinstance(a, AlertResolved)}
     out: Table = {}
     for alert in alerts:
         if not isinstance(alert, AlertRaised) or alert.rule_id not in JUDGED:
+            continue
+        if since is not None and alert.deadline < since:
             continue
         settled = resolved.get(alert.alert_id)
         if settled is not None and settled.late_reason == "record_after_deadline":
@@ -203,11 +230,16 @@ def judged(posting: Posting) -> dict[str, Table]:
     records = kafka_log(posting, arrived)
     end = arrived[-1][0] + SETTLED
     by_event_time = sorted((event for _, event in arrived), key=lambda e: e.occurred_at)
+    in_event_time = replay(CATALOGUE, (LogEntry(0, n, 0, e) for n, e in enumerate(by_event_time)), end)
     return {
         "live": table(live(records, posting.crash_every)),
-        "event time": table(replay(CATALOGUE, (LogEntry(0, n, 0, e) for n, e in enumerate(by_event_time)), end)),
+        "event time": table(in_event_time),
         "replay --source kafka": table(replay(CATALOGUE, log_entries(records, ticks=True), end)),
         "replay --source warehouse": table(replay(CATALOGUE, log_entries(records, ticks=False), end)),
+        # A range starting on the second day, after every site was registered.
+        "event time, second day on": table(in_event_time, SECOND_DAY),
+        "replay --source kafka --since": table(replay(CATALOGUE, log_entries(records, True), end, SECOND_DAY)),
+        "replay --source warehouse --since": table(replay(CATALOGUE, log_entries(records, False), end, SECOND_DAY)),
     }
 
 
@@ -215,17 +247,21 @@ def judged(posting: Posting) -> dict[str, Table]:
 @given(postings())
 def test_the_final_violations_do_not_depend_on_when_records_arrived(posting: Posting) -> None:
     tables = judged(posting)
-    reference = tables.pop("event time")
+    reference, second_day = tables.pop("event time"), tables.pop("event time, second day on")
     assert {key[0] for key in reference} >= {"DIS-COVERAGE", "DIS-BEFORE-DISPATCH"}, "too few rules broken to compare"
+    assert second_day, "nothing broken on the second day: the ranges would compare nothing"
     for path, found in tables.items():
-        assert differences(reference, found) == {}, path
+        assert differences(second_day if path.endswith("--since") else reference, found) == {}, path
 
 
 def test_an_on_time_city_is_judged_the_same_by_every_path() -> None:
     """The plain case, fixed: nothing late, one partition; it pins the harness itself."""
     posting = Posting(seed=1, partitions=1, late_days=[0.0] * (SITES * DAYS), jitter_hours=0, packing=1, crash_every=0)
     tables = judged(posting)
-    assert len(tables["event time"]) > 10
-    assert {path: differences(tables["event time"], found) for path, found in tables.items()} == {
-        path: {} for path in tables
-    }
+    reference = tables["event time"]
+    assert len(reference) > 10
+    assert len(tables["event time, second day on"]) > 5
+    ranges = {"event time, second day on", "replay --source kafka --since", "replay --source warehouse --since"}
+    expected = {path: tables["event time, second day on" if path in ranges else "event time"] for path in tables}
+    found = {path: differences(expected[path], table) for path, table in tables.items()}
+    assert found == {path: {} for path in tables}

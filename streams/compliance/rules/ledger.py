@@ -33,11 +33,14 @@ class LedgerLate:
             return
         raised[str(day)] = received
         _forget_old_days(raised, ctx.watermark)
+        # When the day's last record was due at the latest, by the profile in force as the day
+        # began: the same whichever of its records came first.
+        deadline = day_start(day + 1) + ms_of(ctx.limits("LEDGER-LATE", day_start(day)).max_delay)
         ctx.raise_alert(
             "LEDGER-LATE",
             "site",
             day_label(day),
-            day_start(day + 1) + allowed,  # when the day's last record was due at the latest
+            deadline,
             [str(event.event_id)],
             {
                 "day": day_label(day),
