@@ -61,6 +61,14 @@ class Event(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_f
     site_id: Identifier
     party_branch_id: Identifier | None = None
     actor_id: Pseudonym | None = None
+    backfill: Annotated[
+        bool,
+        Meta(
+            description="Part of a history posted after the fact (POST /v1/events?backfill=true): judged as if it "
+            "had arrived on time, its checks waiting a quarter of an hour for the rest of the history; still "
+            "counted as late (LEDGER-LATE)."
+        ),
+    ] = False
 
 
 class Payload(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):

@@ -31,7 +31,7 @@ COLUMNS = (
     "kafka_partition AS p, kafka_offset AS o, record_index AS i, toString(event_id) AS event_id, "
     "event_type, schema_version, formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%f+08:00') AS occurred, "
     "formatDateTime(received_at, '%Y-%m-%dT%H:%i:%S.%f+08:00') AS received, enterprise_id, site_id, "
-    "party_branch_id, actor_id, payload"
+    "party_branch_id, actor_id, backfill, payload"
 )
 
 
@@ -74,7 +74,7 @@ def _event_json(row: dict[str, Any]) -> bytes:
         "enterprise_id": row["enterprise_id"],
         "site_id": row["site_id"],
     }
-    for optional in ("party_branch_id", "actor_id"):
+    for optional in ("party_branch_id", "actor_id", "backfill"):
         if row[optional]:
             envelope[optional] = row[optional]
     head: bytes = orjson.dumps(envelope)

@@ -260,6 +260,7 @@ class Sink:
             brand=brand,
             party_branch_id=event.party_branch_id or "",
             actor_id=event.actor_id or "",
+            backfill=event.backfill,
             payload=event.payload,  # a JSON object; ClickHouse stores it as the String column's text
             kafka_partition=record.partition,
             kafka_offset=record.offset,
@@ -308,6 +309,7 @@ class RawRow(msgspec.Struct, array_like=False):
     brand: str
     party_branch_id: str
     actor_id: str
+    backfill: bool
     payload: Any
     kafka_partition: int
     kafka_offset: int

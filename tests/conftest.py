@@ -110,12 +110,14 @@ class StackClient:
         finally:
             registry.close()
 
-    def post(self, body: Any, token: str | None, content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
+    def post(
+        self, body: Any, token: str | None, content_type: str = "application/json", query: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         data = body if isinstance(body, bytes) else orjson.dumps(body)
         headers = {"Content-Type": content_type}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        url = f"http://{self.settings.ingest_host}:{self.settings.ingest_port}/v1/events"
+        url = f"http://{self.settings.ingest_host}:{self.settings.ingest_port}/v1/events{query}"
         return json_response(urllib.request.Request(url, data=data, headers=headers, method="POST"))
 
     def query(self, sql: str) -> list[dict[str, Any]]:

@@ -53,7 +53,8 @@ class Ingest:
         raws = await self._read_events(request)
         intake = assess(raws, enterprise, self.registry, self.in_flight, max_age=self.settings.max_event_age)
         outcomes = {outcome.index: outcome for outcome in intake.outcomes}
-        records = pack(intake.accepted, self.settings.record_max_events, self.producer.partitions())
+        backfill = _flag(request, "backfill")
+        records = pack(intake.accepted, self.settings.record_max_events, self.producer.partitions(), backfill)
         await self._produce(enterprise, records, outcomes)
         ordered = [outcomes[index] for index in sorted(outcomes)]
         response = summarize(ordered)
@@ -132,6 +133,13 @@ async def _forget_old_ids(registry: Registry, window_days: int) -> None:
         if forgotten:
             log.info("event_ids_forgotten", count=forgotten, window_days=window_days)
         await asyncio.sleep(3600)
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise Problem(422, name, "expected true or false")
+    return value in ("true", "1")
 
 
 def _json_response(body: object, status: int) -> web.Response:

@@ -154,18 +154,23 @@ def _rejected(index: int, event_id: str | None, field: str, reason: str, problem
     return Outcome(index, "rejected", event_id, field, reason, problem)
 
 
-def pack(accepted: Iterable[tuple[int, events.AnyEvent]], max_events: int, partitions: int) -> list[KafkaRecord]:
+def pack(
+    accepted: Iterable[tuple[int, events.AnyEvent]], max_events: int, partitions: int, backfill: bool = False
+) -> list[KafkaRecord]:
     """One record per partition (in posting order) holding up to `max_events` events, stamped
-    received_at. Each event goes to its site's partition (the one Kafka would give the site's id as
-    a key), so one site's events stay in order on one partition; grouping the sites that share a
-    partition makes a 500-event batch a handful of records rather than hundreds. The key is the
-    first event's site."""
+    received_at (and `backfill`, for a request marked as history). Each event goes to its site's
+    partition (the one Kafka would give the site's id as a key), so one site's events stay in order
+    on one partition; grouping the sites that share a partition makes a 500-event batch a handful
+    of records rather than hundreds. The key is the first event's site."""
     received_at = datetime.now(UTC)
     records = []
     for partition, group in by_partition(accepted, lambda item: item[1].site_id, partitions).items():
         for start in range(0, len(group), max_events):
             chunk = group[start : start + max_events]
-            stamped = [msgspec.structs.replace(event, received_at=received_at) for _, event in chunk]
+            stamped = [
+                msgspec.structs.replace(event, received_at=received_at, backfill=event.backfill or backfill)
+                for _, event in chunk
+            ]
             records.append(
                 KafkaRecord(
                     key=chunk[0][1].site_id.encode(),

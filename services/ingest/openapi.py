@@ -46,6 +46,17 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "summary": "Post one event or a batch",
                     "operationId": "postEvents",
                     "security": [{"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "backfill",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "boolean", "default": False},
+                            "description": "The events are history posted after the fact (a day or a month of "
+                            "paper ledgers): each is recorded with backfill true and judged as if it had arrived "
+                            "on time; it still counts as a late record.",
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"oneOf": [event, batch]}}},

@@ -181,6 +181,7 @@ class Catalogue(BaseModel):
     allowed_lateness: timedelta
     rules: dict[str, Rule]
     grading: Grading
+    backfill_wait: timedelta = timedelta(minutes=15)
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -196,6 +197,7 @@ class _CatalogueFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str = Field(min_length=1)
     allowed_lateness: Duration
+    backfill_wait: Duration = timedelta(minutes=15)
     rules: dict[str, RuleSpec]
     grading: Grading
 
@@ -231,7 +233,11 @@ def parse(raw: Any, source: str = "catalogue") -> Catalogue:
             id=rule_id, severity=spec.severity, title=spec.title, description=spec.description, profiles=profiles
         )
     return Catalogue(
-        version=document.version, allowed_lateness=document.allowed_lateness, rules=rules, grading=document.grading
+        version=document.version,
+        allowed_lateness=document.allowed_lateness,
+        backfill_wait=document.backfill_wait,
+        rules=rules,
+        grading=document.grading,
     )
 
 

@@ -131,7 +131,8 @@ class Engine:
     logics: Sequence[RuleLogic]
     states: dict[str, State] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
-    _timers: list[tuple[int, int, str, str, str]] = field(default_factory=list)
+    # (fire at, sequence, key, rule, subject, due): a check as of `due`, run once the watermark is at `fire at`
+    _timers: list[tuple[int, int, str, str, str, int]] = field(default_factory=list)
     _sequence: int = 0
 
     CLOCK = "__clock__"
@@ -143,6 +144,9 @@ class Engine:
         self.states.setdefault(self.POLICY, {})
         self.policy = PolicyBook(self.states[self.POLICY])
         self._lateness = int(self.catalogue.allowed_lateness / timedelta(milliseconds=1))
+        # A check already due when a back-filled record arms it waits this long on the partition's
+        # clock for the rest of the history: judged on its facts, not on the order they were posted in.
+        self.backfill_wait = int(self.catalogue.backfill_wait / timedelta(milliseconds=1))
         self._handlers: dict[type[Event], list[RuleLogic]] = {}
         for logic in self.logics:
             for event_type in logic.events:
@@ -256,7 +260,7 @@ class Engine:
         watermark = self.watermark
         alerts: list[AnyAlert] = []
         while self._timers and self._timers[0][0] <= watermark:
-            due, _, key, rule_id, subject = heapq.heappop(self._timers)
+            _, _, key, rule_id, subject, due = heapq.heappop(self._timers)
             state = self.states.get(key)
             name = rule_subject(rule_id, subject)
             if state is None or state["timers"].get(name) != due:
@@ -268,9 +272,10 @@ class Engine:
                 logic.fire(ctx, rule_id, subject)
         return alerts
 
-    def _push(self, due: int, key: str, rule_id: str, subject: str) -> None:
+    def _push(self, due: int, key: str, rule_id: str, subject: str, fire_at: int | None = None) -> None:
+        """Check `subject` for `rule_id` as of `due`, once the watermark reaches `fire_at` (default `due`)."""
         self._sequence += 1
-        heapq.heappush(self._timers, (due, self._sequence, key, rule_id, subject))
+        heapq.heappush(self._timers, (due if fire_at is None else fire_at, self._sequence, key, rule_id, subject, due))
 
     def take_dirty(self) -> dict[str, State]:
         changed = {key: self.states[key] for key in self.dirty if key in self.states}
@@ -339,7 +344,11 @@ class Context:
             return  # scheduled for then already (a day's check, armed by each of its events)
         timers.pop(name, None)  # a rescheduled check goes last, as a new one does
         timers[name] = due
-        self.engine._push(due, self.key, rule_id, subject)
+        fire_at = None
+        if self.event is not None and self.event.backfill and due <= self.engine.watermark:
+            # History posted after the fact: the rest of it is on its way; judge once it is in.
+            fire_at = self.engine.watermark + self.engine.backfill_wait
+        self.engine._push(due, self.key, rule_id, subject, fire_at)
 
     def pending(self, rule_id: str, subject: str) -> int | None:
         """The due time of a scheduled check, if there is one."""

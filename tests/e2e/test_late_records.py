@@ -1,7 +1,8 @@
 """Late records on the real stack: a branch posts a day of its parcel ledger 2 days late and another
-17 days late, one event per request, as a branch catching up would. The alerts table's final state
-equals what `tongfang replay` gives over the same stored events and over the Kafka log, for a
-range that starts long after the site was registered, and each day is one LEDGER-LATE alert."""
+17 days late, one event per request, as a branch catching up would, and a third day 30 days late
+as history (`?backfill=true`). The alerts table's final state equals what `tongfang replay` gives
+over the same stored events and over the Kafka log, for a range that starts long after the site
+was registered; each day is one LEDGER-LATE alert; the back-filled day raises only what stands."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 
 from deploy.stack import LocalStack
 from schemas.alerts import AlertRaised, AlertResolved, AnyAlert
-from streams.compliance.catalogue import load
+from streams.compliance.catalogue import DEFAULT_CATALOGUE, load
 from streams.compliance.replay import replay
 from streams.history import from_kafka, from_warehouse
 from streams.warehouse import WorkerReader
@@ -28,7 +30,11 @@ Table = dict[tuple[str, str], str]
 
 @pytest.fixture(scope="module")
 def stack(kafka, tmp_path_factory) -> Iterator[StackClient]:
-    settings = stack_settings(kafka.bootstrap, tmp_path_factory.mktemp("late"), clock_tick_seconds=0.5)
+    data = tmp_path_factory.mktemp("late")
+    catalogue = yaml.safe_load(DEFAULT_CATALOGUE.read_text())
+    catalogue["backfill_wait"] = "3s"  # the history's checks wait 3 s of the clock, not a quarter of an hour
+    (data / "catalogue.yaml").write_text(yaml.safe_dump(catalogue, allow_unicode=True))
+    settings = stack_settings(kafka.bootstrap, data, clock_tick_seconds=0.5, rule_catalogue=data / "catalogue.yaml")
     running = LocalStack.from_settings(settings, own_kafka=False)
     running.start()
     yield StackClient(running)
@@ -96,20 +102,34 @@ def test_a_day_posted_2_and_17_days_late_is_judged_as_replay_judges_it(stack):
     site = factories.site_registered(enterprise=ENTERPRISE, site=SITE, division="330106", at=today - timedelta(days=40))
     site["payload"].update(handles_international=True, site_kind="international_processing")
     assert stack.post(site, token)[0] == 202
-    for days_late, tag in ((17, "D17"), (2, "D2")):
+    # Today's first record, on time: once it is stored, the worker's clock has caught up with now.
+    now = factories.health_checked(enterprise=ENTERPRISE, site=SITE, at=datetime.now(factories.SHANGHAI))
+    assert stack.post(now, token)[0] == 202
+    wait_until(lambda: stack.scalar(f"SELECT count() FROM raw_events WHERE event_id = '{now['event_id']}'") == 1)
+    days = {"D30": 30, "D17": 17, "D2": 2}
+    for tag, days_late in days.items():
+        history = "?backfill=true" if tag == "D30" else ""
         for body in ledger_of_a_day(today - timedelta(days=days_late), tag):
-            status, answer = stack.post(body, token)  # one event a request, as a branch catching up
+            status, answer = stack.post(body, token, query=history)  # one event a request, as a branch catching up
             assert status == 202, answer
     expected = (
-        {("DIS-COVERAGE", f"{tag}-SHORT"): "open" for tag in ("D17", "D2")}
-        | {("DIS-DOMESTIC", f"{tag}-DOM-LATE"): "action_after_deadline" for tag in ("D17", "D2")}
-        | {("DIS-IMPORT", f"{tag}-IMP-NONE"): "open" for tag in ("D17", "D2")}
-        | {("LEDGER-LATE", (today - timedelta(days=days)).strftime("%Y-%m-%d")): "open" for days in (17, 2)}
+        {("DIS-COVERAGE", f"{tag}-SHORT"): "open" for tag in days}
+        | {("DIS-DOMESTIC", f"{tag}-DOM-LATE"): "action_after_deadline" for tag in days}
+        | {("DIS-IMPORT", f"{tag}-IMP-NONE"): "open" for tag in days}
+        | {("LEDGER-LATE", (today - timedelta(days=late)).strftime("%Y-%m-%d")): "open" for late in days.values()}
     )
     wait_until(lambda: stored_table(stack) == expected, timeout=90)
 
-    since, until = today - timedelta(days=20), datetime.now(factories.SHANGHAI) + timedelta(minutes=1)
-    catalogue = load()
+    # As history, the back-filled day's batches were judged on their facts: none raised, then resolved.
+    raised_then_settled = stack.query(
+        "SELECT DISTINCT subject_id FROM alerts WHERE alert_type = 'alert.resolved' "
+        f"AND late_reason = 'record_after_deadline' AND site_id = '{SITE}' ORDER BY subject_id"
+    )
+    assert {row["subject_id"].split("-")[0] for row in raised_then_settled} == {"D17", "D2"}
+    assert stack.scalar(f"SELECT countIf(backfill) FROM raw_events WHERE site_id = '{SITE}'") == 8  # the day as history
+
+    since, until = today - timedelta(days=35), datetime.now(factories.SHANGHAI) + timedelta(minutes=1)
+    catalogue = load(stack.settings.rule_catalogue or DEFAULT_CATALOGUE)
     from_stored = replay(catalogue, from_warehouse(WorkerReader(stack.settings), since, until), until, since=since)
     from_log = replay(catalogue, from_kafka(stack.settings, since, until), until, since=since)
     assert table_of(from_stored) == expected
@@ -119,4 +139,4 @@ def test_a_day_posted_2_and_17_days_late_is_judged_as_replay_judges_it(stack):
         f"SELECT count() FROM alerts WHERE site_id = '{SITE}' AND rule_id = 'LEDGER-LATE' "
         "AND alert_type = 'alert.raised'"
     )
-    assert late_days == 2
+    assert late_days == 3

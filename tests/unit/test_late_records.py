@@ -75,6 +75,7 @@ class Posting:
     packing: int  # events per Kafka record, at most
     crash_every: int  # records between crashes (0: none)
     response: bool = False  # a response-level period (shorter deadlines) over part of the first day
+    backfill: bool = False  # the late days are posted as history (POST /v1/events?backfill=true)
 
 
 def postings() -> st.SearchStrategy[Posting]:
@@ -88,6 +89,7 @@ def postings() -> st.SearchStrategy[Posting]:
         packing=st.integers(1, 4),
         crash_every=st.sampled_from([0, 7, 40]),
         response=st.booleans(),
+        backfill=st.booleans(),
     )
 
 
@@ -101,6 +103,8 @@ def city_events(posting: Posting) -> list[tuple[datetime, events.AnyEvent]]:
         occurred = datetime.fromisoformat(body["occurred_at"])
         day = (occurred - START).days
         late = posting.late_days[(sites.index(body["site_id"]) if body["site_id"] in sites else 0) * DAYS + day]
+        if late and posting.backfill:
+            body = {**body, "backfill": True}
         bodies.append((body, timedelta(days=late, hours=jitter.random() * posting.jitter_hours)))
     if posting.response:  # as `tongfang policy set` posts it, on time
         for level, hours in (("response", 6), ("normal", 30)):

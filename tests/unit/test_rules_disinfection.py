@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from schemas.alerts import AlertRaised
 from tests import factories
 from tests.unit.rules_harness import Harness, at, policy, site
 
@@ -142,3 +145,46 @@ def test_settled_batch_state_is_released_after_retention():
     assert "B1" in h.sites.states["site-a1"]["rules"]["batches"]
     h.tick(at(days=20))
     assert h.sites.states["site-a1"]["rules"]["batches"] == {}
+
+
+def test_a_day_posted_late_raises_then_settles_but_as_a_backfill_raises_only_what_stands():
+    """Two days late, one event at a time: as ordinary posts the deadline passes before the
+    disinfection record arrives (raised, then resolved as record_after_deadline); as a back-fill
+    the check waits for the rest of the history and only the real shortfall is raised."""
+    received_at = at(days=2)
+    day = [
+        received(batch="OK"),
+        disinfected(at(minutes=30), batch="OK"),
+        received(batch="SHORT", count=200),
+        disinfected(at(minutes=20), batch="SHORT", count=150),
+        received(batch="NONE"),
+    ]
+    for backfill in (False, True):
+        h = Harness()
+        h.feed(site())
+        h.tick(received_at)
+        for body in day:
+            h.feed({**body, "backfill": backfill}, received=received_at)
+        h.tick(received_at + timedelta(minutes=30))
+        raised = sorted((a.rule_id, a.subject_id) for a in h.alerts if isinstance(a, AlertRaised))
+        resolved = {(a.subject_id, a.late_reason) for a in h.resolved("DIS-IMPORT")}
+        stands = [("DIS-COVERAGE", "SHORT"), ("DIS-IMPORT", "NONE"), ("LEDGER-LATE", "2026-11-23")]
+        if backfill:
+            assert raised == stands
+            assert resolved == set()
+        else:
+            assert raised == sorted([*stands, ("DIS-IMPORT", "OK"), ("DIS-IMPORT", "SHORT")])
+            assert resolved == {("OK", "record_after_deadline"), ("SHORT", "record_after_deadline")}
+
+
+def test_a_backfilled_check_waits_a_quarter_of_an_hour_of_the_partition_clock():
+    h = Harness()
+    h.feed(site())
+    h.tick(at(days=2))
+    h.feed({**received(batch="NONE"), "backfill": True}, received=at(days=2))
+    # Posted when the watermark (the clock less the 5-minute lateness) stood at -5 min: due at +10.
+    h.tick(at(days=2, minutes=14))
+    assert h.raised("DIS-IMPORT") == []
+    h.tick(at(days=2, minutes=16))
+    [alert] = h.raised("DIS-IMPORT")
+    assert (alert.deadline, alert.at) == (at(hours=1), at(hours=1))  # judged as of its deadline
