@@ -3,7 +3,7 @@ events through the sink, alerts from the real rule engines through the alert sin
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -104,14 +104,22 @@ def scenario() -> list[dict[str, Any]]:
         test(P2, at(hours=4), result="positive", **a),
         factories.parcels_received(batch="D-9", at=at(), enterprise="ent-a", site=SITE_A)
         | {"received_at": at(hours=30).isoformat()},
+        # The same day's disinfection of it, posted later still: one LEDGER-LATE for the site and day.
+        factories.parcels_disinfected(batch="D-9", count=100, at=at(minutes=20), enterprise="ent-a", site=SITE_A)
+        | {"received_at": at(hours=40).isoformat()},
     ]
 
 
 def seed(warehouse: Warehouse) -> dict[str, int]:
     """Store the scenario and the alerts its rules raise by the next day; return counts."""
     bodies = scenario()
-    received = int(at(days=2).timestamp() * 1000)  # the Kafka time the records were appended
-    Sink(warehouse).write([Record("events", 0, n, b"", orjson.dumps(body), received) for n, body in enumerate(bodies)])
+    # Each record appended to Kafka as it happened (or when it says it was received: posted late).
+    appended = [datetime.fromisoformat(body.get("received_at") or body["occurred_at"]) for body in bodies]
+    records = [
+        Record("events", 0, n, b"", orjson.dumps(body), int(appended[n].timestamp() * 1000))
+        for n, body in enumerate(bodies)
+    ]
+    Sink(warehouse).write(records)
     catalogue = load()
     sites, vehicles = site_engine(catalogue), vehicle_engine(catalogue)
     alerts = []

@@ -99,20 +99,8 @@ class Desk:
         session = self.console.signed_in(request)
         found = await self._alert(session, request.match_info["alert_id"])
         raised = found[0]
-        evidence = [value for value in raised["evidence"] if _is_uuid(value)]
-        evidence_rows = (
-            await self.console.rows(
-                "SELECT toString(event_id) AS event_id, event_type, "
-                "formatDateTime(occurred_at, '%Y-%m-%d %H:%i:%S') AS occurred_at, "
-                "formatDateTime(received_at, '%Y-%m-%d %H:%i:%S') AS received_at, "
-                "dateDiff('second', raw_events.occurred_at, raw_events.received_at) AS delay_s, payload "
-                "FROM raw_events "
-                f"WHERE site_id = {literal(raised['site_id'])} AND event_id IN ({', '.join(map(literal, evidence))}) "
-                "ORDER BY raw_events.occurred_at LIMIT 1 BY event_id"
-            )
-            if evidence
-            else []
-        )
+        evidence_sql = self._evidence_sql(raised)
+        evidence_rows = await self.console.rows(evidence_sql) if evidence_sql else []
         for row in evidence_rows:
             row["payload"] = orjson.loads(row["payload"])
             row["late"] = row["delay_s"] > self.late_after.total_seconds()
@@ -137,6 +125,34 @@ class Desk:
                 "history": history,
                 "state": history[-1]["action"] if history else "",
             }
+        )
+
+    def _evidence_sql(self, raised: dict[str, Any]) -> str:
+        """The records an alert rests on: its evidence events; for LEDGER-LATE, every record of its
+        site and day that came late, as many as came (the alert is raised by the first)."""
+        columns = (
+            "SELECT toString(event_id) AS event_id, event_type, "
+            "formatDateTime(occurred_at, '%Y-%m-%d %H:%i:%S') AS occurred_at, "
+            "formatDateTime(received_at, '%Y-%m-%d %H:%i:%S') AS received_at, "
+            "dateDiff('second', raw_events.occurred_at, raw_events.received_at) AS delay_s, payload FROM raw_events "
+        )
+        site = literal(raised["site_id"])
+        if raised["rule_id"] == "LEDGER-LATE" and raised["subject_kind"] == "site":
+            details = raised.get("details") or {}
+            details = orjson.loads(details) if isinstance(details, str) else details
+            allowed = int(details.get("max_delay_hours", self.late_after.total_seconds() / 3600) * 3600)
+            delay = "dateDiff('second', raw_events.occurred_at, raw_events.received_at)"
+            return (
+                f"{columns} WHERE site_id = {site} AND toDate(raw_events.occurred_at) = "
+                f"toDate({literal(raised['subject_id'])}) AND {delay} > {allowed} "
+                "ORDER BY raw_events.occurred_at LIMIT 1 BY event_id LIMIT 500"
+            )
+        evidence = [value for value in raised["evidence"] if _is_uuid(value)]
+        if not evidence:
+            return ""
+        return (
+            f"{columns} WHERE site_id = {site} AND event_id IN ({', '.join(map(literal, evidence))}) "
+            "ORDER BY raw_events.occurred_at LIMIT 1 BY event_id"
         )
 
     async def act(self, request: web.Request) -> web.Response:

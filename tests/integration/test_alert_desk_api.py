@@ -84,6 +84,26 @@ def test_an_alert_shows_its_rule_and_evidence_with_arrival_times(desk, seeded):
         assert isinstance(event["payload"], dict)
 
 
+def test_a_late_day_lists_every_record_of_it_that_came_late(desk, seeded):
+    [alert] = seeded.query(
+        "SELECT toString(alert_id) AS id, subject_id FROM alerts WHERE rule_id = 'LEDGER-LATE' "
+        "AND alert_type = 'alert.raised'"
+    )
+
+    async def scenario(client: Client) -> Any:
+        return await (await client.get(f"/api/alerts/{alert['id']}")).json()
+
+    detail = desk["run"]("city", scenario)
+    assert detail["subject_kind"] == "site"
+    late = seeded.query(
+        "SELECT toString(event_id) AS id FROM raw_events WHERE dateDiff('second', occurred_at, received_at) > 86400 "
+        f"AND toDate(occurred_at) = toDate('{alert['subject_id']}') ORDER BY occurred_at"
+    )
+    assert len(late) == 2  # the seeded day's two records posted a day and more late
+    assert [event["event_id"] for event in detail["evidence_events"]] == [row["id"] for row in late]
+    assert all(event["late"] for event in detail["evidence_events"])
+
+
 def test_another_districts_alert_is_not_found_nor_actionable(desk, seeded):
     alert = xiaoshan_critical(seeded)
 
