@@ -166,6 +166,7 @@ class KafkaBroker:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # its log segments hold every event: the owner's only
         )
         self.pid_file.write_text(str(self.process.pid))
         self.wait_ready(timeout)

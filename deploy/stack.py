@@ -24,6 +24,9 @@ class ServiceError(RuntimeError):
     pass
 
 
+PRIVATE = 0o077  # the umask of every process the stack starts: files readable by their owner only
+
+
 @dataclass
 class Service:
     """One of our Python processes, logging to `<data_dir>/logs/<name>.log`."""
@@ -36,8 +39,8 @@ class Service:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> Service:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module],
             env=self.env,
@@ -45,6 +48,7 @@ class Service:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=PRIVATE,  # tokens' digests, chDB's files, logs: the owner's only
         )
         return self
 
@@ -139,6 +143,7 @@ class LocalStack:
         secrets = {
             "clickhouse_password": self.settings.clickhouse_password,
             "pseudonym_key": self.settings.pseudonym_key,
+            "reader_password": self.settings.reader_password,
         }
         for name, secret in secrets.items():
             values[name] = secret.get_secret_value()
@@ -148,7 +153,8 @@ class LocalStack:
         """Start everything and wait until each answers; on failure stop what was started."""
         from streams.topics import ensure_topics
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.settings.data_dir.chmod(0o700)
         try:
             if self.broker is not None:
                 self.broker.start()

@@ -136,10 +136,19 @@ def report(jurisdiction: str, day: str | None, output: Path) -> None:
     from datetime import date
 
     from dashboards.report import gather, render
-    from streams.warehouse import open_reader
+    from streams.warehouse import WarehouseError, open_reader
 
-    when = date.fromisoformat(day) if day else datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    output.write_text(render(gather(open_reader(Settings()), jurisdiction, when)), encoding="utf-8")
+    try:
+        when = date.fromisoformat(day) if day else datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM-DD", param_hint="--date") from None
+    if not 2000 <= when.year <= 2100:
+        raise click.BadParameter("expected a date between 2000 and 2100", param_hint="--date")
+    try:
+        page = render(gather(open_reader(Settings()), jurisdiction, when))
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from None
+    output.write_text(page, encoding="utf-8")
     click.echo(f"wrote {output}")
 
 

@@ -224,6 +224,9 @@ class WorkerReader:
                 return rows
         except urllib.error.HTTPError as exc:
             raise WarehouseError(f"the worker refused the query: {orjson.loads(exc.read()).get('error')}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise WarehouseError(f"no worker answers at {self._url} ({reason}): is the stack running?") from None
 
 
 class ReadPool:

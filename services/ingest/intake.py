@@ -87,13 +87,18 @@ def assess(
     me = enterprise.enterprise_id
     owners = registry.site_owners(event.site_id for _, event in valid)
     known = registry.known_event_ids(event.event_id for _, event in valid)
-    seen: set[uuid.UUID] = set()
+    seen: dict[uuid.UUID, tuple[int, events.AnyEvent]] = {}  # in this request: the first index and event
     claims: list[str] = []
     intake = Intake(outcomes=[])
     for index, event in valid:
         event_id = event.event_id
         if event_id in known and known[event_id] != me:
             outcomes[index] = _rejected(index, str(event_id), "event_id", "this event_id is already taken", "conflict")
+            continue
+        if event_id in seen and seen[event_id][1] != event:
+            first = seen[event_id][0]
+            reason = f"used at index {first} of this request for different content; one event_id, one event"
+            outcomes[index] = _rejected(index, str(event_id), "event_id", reason, "conflict")
             continue
         if event_id in known or event_id in seen or event_id in in_flight:
             outcomes[index] = Outcome(index, "duplicate", str(event_id))
@@ -112,7 +117,7 @@ def assess(
         if owner is None:
             owners[event.site_id] = me
             claims.append(event.site_id)
-        seen.add(event_id)
+        seen[event_id] = (index, event)
         intake.accepted.append((index, event))
         outcomes[index] = Outcome(index, "accepted", str(event_id))
 

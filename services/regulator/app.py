@@ -28,10 +28,10 @@ from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
 from services.regulator import desk, ledgers, reporting, sites
 from services.regulator.boards import Boards
-from services.regulator.console import DIVISION_PREFIX, SITE_ID, Console, add_routes
+from services.regulator.console import DIVISION_PREFIX, SITE_ID, Console, add_routes, json_response
 from services.regulator.desk import Desk, Publisher
 from services.regulator.divisions import Divisions
-from services.regulator.ledgers import Ledgers
+from services.regulator.ledgers import Ledgers, parse_day
 from services.regulator.reporting import Reporting
 from services.regulator.sites import Sites
 from streams.compliance.catalogue import load as load_catalogue
@@ -80,7 +80,7 @@ class RegulatorApi:
             "division_code, subject_kind, subject_id, at, deadline, profile, evidence, details FROM alerts "
             f"WHERE {' AND '.join(conditions)} ORDER BY at DESC LIMIT 1 BY alert_id LIMIT 1000"
         )
-        return web.json_response({"jurisdiction": regulator.jurisdiction, "count": len(rows), "alerts": rows})
+        return json_response({"jurisdiction": regulator.jurisdiction, "count": len(rows), "alerts": rows})
 
     async def site(self, request: web.Request) -> web.Response:
         regulator = self._regulator(request)
@@ -104,7 +104,7 @@ class RegulatorApi:
             f"FROM raw_events WHERE {scope} AND occurred_at >= least(toDateTime(today(), 'Asia/Shanghai'), "
             f"(SELECT max(hour) FROM events_hourly WHERE {scope}))"
         )
-        return web.json_response(
+        return json_response(
             {
                 **sites[0],
                 "open_alerts": {row["severity"]: row["open"] for row in alerts},
@@ -116,7 +116,7 @@ class RegulatorApi:
         regulator = self._regulator(request)
         code = self._jurisdiction(regulator, request.match_info["code"])
         report = await asyncio.to_thread(gather, self.reader, code, _day(request))
-        return web.json_response(
+        return json_response(
             {
                 "jurisdiction": code,
                 "date": report.day.isoformat(),
@@ -148,10 +148,7 @@ def _day(request: web.Request) -> date:
     text = request.query.get("date")
     if text is None:
         return datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise Problem(422, "date", "expected YYYY-MM-DD") from None
+    return parse_day(text)
 
 
 def create_app(
@@ -173,7 +170,7 @@ def create_app(
     ledgers.add_routes(app, Ledgers(console, catalogue.late_after))
 
     async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return json_response({"status": "ok"})
 
     app.router.add_get("/health", health)
     app.router.add_get("/v1/alerts/open", api.open_alerts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -235,6 +236,7 @@ def test_the_workers_read_endpoints_answer_only_their_reader(running_stack, toke
         assert "Authentication failed" in body["error"]
     with urllib.request.urlopen(f"{base}/clickhouse/ping", timeout=5) as ping:
         assert ping.read() == b"Ok.\n"
+    wait_until(lambda: running_stack.scalar("SELECT count() FROM raw_events WHERE site_id = 'site-a1'") > 0)
     sql = "SELECT count() FROM raw_events WHERE site_id = {site:String}"
     url = f"{base}/clickhouse/?" + urllib.parse.urlencode({"query": sql, "param_site": "site-a1"})
     reader = {"Authorization": reader_authorization(running_stack.settings)}
@@ -245,3 +247,15 @@ def test_the_workers_read_endpoints_answer_only_their_reader(running_stack, toke
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 403
     assert refused.value.headers["X-ClickHouse-Exception-Code"] == "516"
+
+
+def test_what_the_stack_writes_is_its_owners_only(running_stack, token):
+    """Token digests, chDB's files and the logs: the data directory and its files are not readable by others."""
+    data = running_stack.settings.data_dir
+    assert stat.S_IMODE(data.stat().st_mode) & 0o077 == 0
+    written = [data / "ingest.sqlite", data / "reader.key", *sorted((data / "logs").glob("*.log"))]
+    written += [path for path in sorted(running_stack.settings.chdb_dir.rglob("*"))[:200] if path.is_file()]
+    assert len(written) > 10
+    assert {path.name: oct(stat.S_IMODE(path.stat().st_mode) & 0o077) for path in written} == {
+        path.name: "0o0" for path in written
+    }

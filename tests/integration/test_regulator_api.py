@@ -102,3 +102,20 @@ def test_bad_or_missing_tokens_and_parameters_are_refused(call):
     assert call("city", "/v1/alerts/open?severity=urgent")[1]["field"] == "severity"
     assert call("city", "/v1/jurisdictions/33x/daily")[0] == 422
     assert call("city", "/v1/jurisdictions/330109/daily?date=23.11.2026")[1]["field"] == "date"
+    for path in ("/v1/jurisdictions/330109/daily?date=9999-12-31", "/v1/reports/daily?date=0001-01-01"):
+        status, body = call("city", path)
+        assert (status, body["field"]) == (422, "date"), path
+
+
+def test_json_carries_chinese_as_it_is(seeded, tmp_path):
+    registry = Registry(tmp_path / "registry.sqlite")
+    token = registry.create_regulator("post-3301", "杭州市邮政管理局", "3301")
+
+    async def go() -> str:
+        async with TestClient(TestServer(create_app(registry, seeded))) as client:
+            response = await client.get("/v1/alerts/open", headers={"Authorization": f"Bearer {token}"})
+            return await response.text()
+
+    text = asyncio.run(go())
+    assert "未按时消毒" in text  # a rule's title, unescaped
+    assert "\\u" not in text

@@ -102,6 +102,19 @@ def test_repeated_ids_are_duplicates_for_the_owner_and_a_conflict_for_others(reg
     assert http_status(intake.outcomes) == 409
 
 
+def test_one_id_twice_in_a_request_for_different_content_is_a_conflict_naming_the_first(registry):
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
+    first = factories.parcels_received(count=100)
+    other = factories.parcels_received(count=120, event_id=first["event_id"])
+    intake = assess(raws(first, first, other), ENT_A, registry, set(), NOW)
+    assert [o.status for o in intake.outcomes] == ["accepted", "duplicate", "rejected"]
+    refused = intake.outcomes[2]
+    assert (refused.problem, refused.field, refused.event_id) == ("conflict", "event_id", first["event_id"])
+    assert "index 0" in refused.reason
+    assert [index for index, _ in intake.accepted] == [0]
+    assert http_status(intake.outcomes) == 207
+
+
 def test_id_in_flight_in_another_request_is_a_duplicate(registry):
     assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
     body = factories.parcels_received()
