@@ -11,9 +11,10 @@ every partition.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 
 from deploy.settings import Settings
@@ -100,14 +101,19 @@ def from_kafka(settings: Settings, since: datetime, until: datetime) -> Iterator
             consumer.seek_to_beginning(partition)
             while consumer.position(partition) < ends[partition]:
                 for record in consumer.poll(timeout_ms=1000, max_records=5000).get(partition, []):
-                    yield from _entries(record.partition, record.offset, record.key, record.value, since, until)
+                    appended = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+                    where = (record.partition, record.offset)
+                    yield from _entries(where, record.key, record.value, (since, until), appended)
     finally:
         consumer.close()
 
 
 def _entries(
-    partition: int, offset: int, key: bytes | None, value: bytes, since: datetime, until: datetime
+    where: tuple[int, int], key: bytes | None, value: bytes, span: tuple[datetime, datetime], appended: datetime
 ) -> Iterator[LogEntry]:
+    """A record's events (or its tick) in the range; an event with no received_at was received when
+    Kafka appended it, as the worker reads it."""
+    (partition, offset), (since, until) = where, span
     tick = decode_tick(key, value)
     start = since - WARMUP
     if tick is not None:
@@ -123,5 +129,7 @@ def _entries(
             event = events.decode(raw)
         except events.InvalidEvent:
             continue
+        if event.received_at is None:  # produced straight to Kafka: received when appended, as the worker read it
+            event = msgspec.structs.replace(event, received_at=appended)
         if event.occurred_at < until and (start <= event.occurred_at or events.event_type(event) in REGISTRY_TYPES):
             yield LogEntry(partition, offset, index, event)

@@ -94,11 +94,14 @@ def decode_records(records: list[Record], max_age: timedelta) -> list[Decoded]:
         except events.InvalidEvent as exc:
             item.parked.append(DeadLetter(record, 0, "", exc.field, exc.reason))
             continue
-        window = events.TimeWindow(datetime.fromtimestamp(record.timestamp_ms / 1000, UTC), max_age)
+        appended = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        window = events.TimeWindow(appended, max_age)
         for index, raw in enumerate(raws):
             try:
                 event = events.decode(raw)
                 window.check(event)
+                if event.received_at is None:  # produced straight to Kafka: received when appended
+                    event = msgspec.structs.replace(event, received_at=appended)
                 item.valid.append((index, raw, event))
             except events.InvalidEvent as exc:
                 item.parked.append(DeadLetter(record, index, events.event_id_of(raw) or "", exc.field, exc.reason))

@@ -46,6 +46,7 @@ from tests.factories import SHANGHAI
 START = datetime(2026, 11, 2, tzinfo=SHANGHAI)
 DAYS, SITES = 2, 4
 SECOND_DAY = START + timedelta(days=1)
+WARMUP_SPAN, END_OF_TIME = timedelta(days=400), datetime(2100, 1, 1, tzinfo=SHANGHAI)
 SETTLED = timedelta(days=70)  # past every check, retention and horizon: all is due
 CATALOGUE = load()
 VIOLATIONS = Violations(
@@ -269,3 +270,29 @@ def test_an_on_time_city_is_judged_the_same_by_every_path() -> None:
     expected = {path: tables["event time, second day on" if path in ranges else "event time"] for path in tables}
     found = {path: differences(expected[path], table) for path, table in tables.items()}
     assert found == {path: {} for path in tables}
+
+
+def test_a_record_produced_straight_to_kafka_is_late_by_when_kafka_appended_it() -> None:
+    """No received_at on the event (an outside producer): its arrival is the record's append time,
+    for the worker and for the replay from Kafka alike, so LEDGER-LATE is the same on both paths."""
+    from streams.history import _entries
+
+    site = factories.site_registered(at=START - timedelta(days=5))
+    check = factories.health_checked(at=START)
+    appended = START + timedelta(days=3)
+    records = [
+        Record("events", 0, 0, b"site-a1", orjson.dumps(site), int((START - timedelta(days=5)).timestamp() * 1000)),
+        Record("events", 0, 1, b"site-a1", orjson.dumps(check), int(appended.timestamp() * 1000)),
+    ]
+    live_late = [a for a in SiteRules(CATALOGUE, MemoryStore()).handle(records).alerts if a.rule_id == "LEDGER-LATE"]
+    log = [
+        entry
+        for record in records
+        for entry in _entries((0, record.offset), record.key, record.value, (START - WARMUP_SPAN, END_OF_TIME),
+                              datetime.fromtimestamp(record.timestamp_ms / 1000, SHANGHAI))
+    ]  # fmt: skip
+    replayed_late = [a for a in replay(CATALOGUE, log, appended + timedelta(days=1)) if a.rule_id == "LEDGER-LATE"]
+    assert [a.alert_id for a in live_late] == [a.alert_id for a in replayed_late]
+    [raised] = live_late
+    assert isinstance(raised, AlertRaised)
+    assert raised.details["delay_hours"] == 72.0

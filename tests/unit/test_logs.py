@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import orjson
+import pytest
 import structlog
 
 from streams.logs import configure
 
 
-def test_an_exception_is_logged_without_the_frames_locals(capsys):
-    configure("INFO")
+@pytest.fixture
+def restored() -> Iterator[None]:
+    """structlog's defaults after the test: its configuration holds the captured stream, closed after."""
+    yield
+    structlog.reset_defaults()
+
+
+def test_an_exception_is_logged_without_the_frames_locals(restored, capsys):
+    configure("INFO")  # the services' configuration, writing to this test's captured stderr
     log = structlog.get_logger("tongfang.test")
 
     def authenticate(token: str) -> None:
