@@ -13,8 +13,8 @@ because a deadline passed before its record arrived, and resolved by that record
 (`record_after_deadline`), is no violation: it is what may differ, with the moment alerts are
 emitted.
 
-Compared: the parcel ledger's rules and LEDGER-LATE (`JUDGED`). The people's and premises' rules
-(STAFF-*, SITE-*) still judge some late records by when they arrived, and vehicle rules fold in
+Compared (`JUDGED`): the parcel ledger's rules, the people's rules and LEDGER-LATE. The premises'
+rules (SITE-*) still judge some late records by when they arrived, and vehicle rules fold in
 arrival order live; they are not compared yet.
 """
 
@@ -62,7 +62,10 @@ VIOLATIONS = Violations(
     out_of_order=0.05,
 )
 Table = dict[tuple[str, str, str, str], str]
-JUDGED = ("DIS-IMPORT", "DIS-DOMESTIC", "DIS-COVERAGE", "DIS-BEFORE-DISPATCH", "REST-IMPORT", "LEDGER-LATE")
+JUDGED = (
+    *("DIS-IMPORT", "DIS-DOMESTIC", "DIS-COVERAGE", "DIS-BEFORE-DISPATCH", "REST-IMPORT", "LEDGER-LATE"),
+    *("STAFF-CHECK", "STAFF-FEVER", "STAFF-WORKED-SICK", "STAFF-TEST-DUE", "STAFF-POSITIVE", "VEH-DRIVER-TEST"),
+)
 
 
 @dataclass(frozen=True)

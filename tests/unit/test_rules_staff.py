@@ -90,6 +90,16 @@ def test_courier_without_negative_test_for_7_days_raises_test_due():
     assert h.resolved("STAFF-TEST-DUE")[0].late
 
 
+def test_an_older_test_posted_late_settles_no_later_due_time():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), lab_result(at(days=-8)))
+    h.tick(at(minutes=10))
+    [alert] = h.raised("STAFF-TEST-DUE")  # due a week after the test of day -8
+    h.feed(lab_result(at(days=-9)))  # an earlier test, posted now: it changes nothing
+    assert h.resolved("STAFF-TEST-DUE") == []
+    assert h.raised("STAFF-TEST-DUE") == [alert]
+
+
 def test_recent_negative_test_raises_nothing_and_role_intervals_differ():
     h = Harness()
     h.feed(site(), enrolled("other_logistics", at(days=-10)), lab_result(at(days=-9)))

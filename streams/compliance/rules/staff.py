@@ -183,12 +183,22 @@ class Staff:
             person.setdefault("positives", {})[str(sampled)] = str(event.event_id)
             ctx.schedule(at, "STAFF-POSITIVE", f"{payload.staff_id}|{sampled}")
             return
+        # A test older than the latest on record (posted late) moves no due time and settles nothing.
+        newer = person["last_negative"] is None or sampled > person["last_negative"]
         due = ctx.pending("STAFF-TEST-DUE", payload.staff_id)
-        if due is not None and sampled > due:  # overdue, but the check has not run yet: settle it as late
+        if newer and due is not None and sampled > due:  # overdue, but the check has not run yet: settle it as late
             self._test_due(ctx, payload.staff_id, at=due)
         person["last_negative"] = max(person["last_negative"] or sampled, sampled)
-        ctx.resolve_alert("STAFF-TEST-DUE", payload.staff_id, [str(event.event_id)], action_at=sampled)
-        self._arm_test_due(ctx, payload.staff_id, person)
+        # What a driver's departures are judged against, whichever came first: tests of the last weeks.
+        person["negatives"] = [s for s in person.get("negatives", []) if s > sampled - CONTACT_KEEP_MS] + [sampled]
+        for subject in ctx.open_subjects("VEH-DRIVER-TEST"):
+            driver, departed, _ = subject.split("|")
+            within = ms_of(ctx.limits("VEH-DRIVER-TEST", int(departed)).test_within)
+            if driver == payload.staff_id and int(departed) - within <= sampled <= int(departed):
+                ctx.resolve_alert("VEH-DRIVER-TEST", subject, [str(event.event_id)], action_at=sampled)
+        if newer:
+            ctx.resolve_alert("STAFF-TEST-DUE", payload.staff_id, [str(event.event_id)], action_at=sampled)
+            self._arm_test_due(ctx, payload.staff_id, person)
 
     def _arm_test_due(self, ctx: Context, staff_id: str, person: dict[str, Any]) -> None:
         if not person["active"] or person["role"] is None:
@@ -262,9 +272,13 @@ class Staff:
         event_id = ctx.data("departures").pop(subject, "")
         if driver not in ctx.data("staff"):
             return  # a stop on the loop: the driver's tests are known at the site that employs them
-        last = ctx.data("staff")[driver].get("last_negative")
+        person = ctx.data("staff")[driver]
+        last = person.get("last_negative")
         within = ms_of(ctx.limits("VEH-DRIVER-TEST", int(at)).test_within)
-        if last is None or last < int(at) - within:
+        # A test sampled within the window before the departure, whenever it was recorded (state saved
+        # before the list was kept: the latest negative only).
+        sampled = person.get("negatives", [last] if last is not None else [])
+        if not any(int(at) - within <= moment <= int(at) for moment in sampled):
             ctx.raise_alert(
                 "VEH-DRIVER-TEST",
                 "vehicle",
@@ -272,8 +286,7 @@ class Staff:
                 int(at),
                 [event_id],
                 {"driver_id": driver, "vehicle_id": vehicle, "last_negative": _iso(last)},
-                track=False,
-            )
+            )  # tracked: a test of the window recorded later settles it
 
 
 def _prune_days(person: dict[str, Any], today: int) -> None:
