@@ -13,9 +13,10 @@ because a deadline passed before its record arrived, and resolved by that record
 (`record_after_deadline`), is no violation: it is what may differ, with the moment alerts are
 emitted.
 
-Compared (`JUDGED`): the parcel ledger's rules, the people's rules and LEDGER-LATE. The premises'
-rules (SITE-*) still judge some late records by when they arrived, and vehicle rules fold in
-arrival order live; they are not compared yet.
+Compared (`JUDGED`): the parcel ledger's rules, the people's rules, the daily premises
+disinfection, the monthly inspection and LEDGER-LATE. SITE-ENV-SAMPLE (an interval from the latest
+sample) still judges some late samples by when they arrived, and the closed-loop vehicle rules fold
+in arrival order live; they are not compared yet.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ Table = dict[tuple[str, str, str, str], str]
 JUDGED = (
     *("DIS-IMPORT", "DIS-DOMESTIC", "DIS-COVERAGE", "DIS-BEFORE-DISPATCH", "REST-IMPORT", "LEDGER-LATE"),
     *("STAFF-CHECK", "STAFF-FEVER", "STAFF-WORKED-SICK", "STAFF-TEST-DUE", "STAFF-POSITIVE", "VEH-DRIVER-TEST"),
+    *("SITE-DISINFECT", "INSPECT-MONTHLY"),
 )
 
 

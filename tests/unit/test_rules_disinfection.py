@@ -168,7 +168,10 @@ def test_a_day_posted_late_raises_then_settles_but_as_a_backfill_raises_only_wha
         h.tick(received_at + timedelta(minutes=30))
         raised = sorted((a.rule_id, a.subject_id) for a in h.alerts if isinstance(a, AlertRaised))
         resolved = {(a.subject_id, a.late_reason) for a in h.resolved("DIS-IMPORT")}
+        # What stands: the shortfall, the batch never disinfected, the late day, and a day of work
+        # with no premises disinfection on record (SITE-DISINFECT, subject: the day's number).
         stands = [("DIS-COVERAGE", "SHORT"), ("DIS-IMPORT", "NONE"), ("LEDGER-LATE", "2026-11-23")]
+        stands = sorted([*stands, ("SITE-DISINFECT", "20780")])
         if backfill:
             assert raised == stands
             assert resolved == set()

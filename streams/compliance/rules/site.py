@@ -15,7 +15,7 @@ from schemas.registry import SiteRegistered
 from streams.compliance.engine import SHANGHAI_OFFSET_MS, Context, day_label, day_start, local_day, to_datetime
 from streams.compliance.rules.disinfection import ms_of
 
-KEEP_DAYS = 7
+KEEP_DAYS = 62  # the horizon of late records: a day posted this late is still judged on its own records
 
 
 class Sites:
@@ -73,6 +73,11 @@ class Sites:
             ctx.resolve_alert("SITE-DISINFECT", str(day), [str(event.event_id)], action_at=at)
 
     def _check_day(self, ctx: Context, day: int) -> None:
+        data = ctx.data("SITE-DISINFECT")
+        judged = data.setdefault("judged", {})
+        judged[str(day)] = 1
+        for old in [d for d in judged if int(d) < day - KEEP_DAYS]:
+            del judged[old]
         required = ctx.limits("SITE-DISINFECT", day_start(day)).per_day
         done = ctx.data("SITE-DISINFECT").get("days", {}).get(str(day), 0)
         if done < required:
@@ -129,7 +134,8 @@ class ActiveDays:
 
     def observe(self, ctx: Context, event: Event) -> None:
         day = local_day(ctx.now)
-        if day_start(day + 1) > ctx.watermark:
+        # Each day once, also a day posted after it ended (judged at once, on what has come of it).
+        if str(day) not in ctx.data("SITE-DISINFECT").get("judged", {}):
             ctx.schedule(day_start(day + 1), "SITE-DISINFECT", str(day))
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
