@@ -56,6 +56,17 @@ class DailyReport:
     late_records: list[dict[str, Any]]
 
 
+def report_day(text: str) -> date:
+    """A report's day from YYYY-MM-DD, between 2000 and 2100; ValueError saying why otherwise."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected YYYY-MM-DD") from None
+    if not 2000 <= day.year <= 2100:
+        raise ValueError("expected a date between 2000 and 2100")
+    return day
+
+
 def gather(reader: Reader, jurisdiction: str, day: date) -> DailyReport:
     since = datetime.combine(day, time(0, 0), SHANGHAI)
     until = since + timedelta(days=1) - timedelta(seconds=1)

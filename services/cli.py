@@ -133,17 +133,13 @@ def regulator_row_policies(service_user: str | None, apply: bool) -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="HTML file to write.")
 def report(jurisdiction: str, day: str | None, output: Path) -> None:
     """Write the daily report (一天一报告) of JURISDICTION as a self-contained HTML page."""
-    from datetime import date
-
-    from dashboards.report import gather, render
+    from dashboards.report import gather, render, report_day
     from streams.warehouse import WarehouseError, open_reader
 
     try:
-        when = date.fromisoformat(day) if day else datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    except ValueError:
-        raise click.BadParameter("expected YYYY-MM-DD", param_hint="--date") from None
-    if not 2000 <= when.year <= 2100:
-        raise click.BadParameter("expected a date between 2000 and 2100", param_hint="--date")
+        when = report_day(day) if day else datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--date") from None
     try:
         page = render(gather(open_reader(Settings()), jurisdiction, when))
     except WarehouseError as exc:
@@ -174,23 +170,13 @@ def pseudonym() -> None:
 @click.argument("sql")
 def sql(sql: str) -> None:
     """Run a read-only query on the warehouse through the running worker; print JSON lines."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
+    from streams.warehouse import WarehouseError, WorkerReader
 
-    from streams.warehouse import reader_authorization
-
-    settings = Settings()
-    url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/query?" + urllib.parse.urlencode({"sql": sql})
-    request = urllib.request.Request(url, headers={"Authorization": reader_authorization(settings)})
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback URL from settings)
-            body = orjson.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise click.ClickException(orjson.loads(exc.read()).get("error", str(exc))) from None
-    except urllib.error.URLError as exc:
-        raise click.ClickException(f"no worker answers at {url.split('?')[0]}: {exc.reason}") from None
-    for row in body["rows"]:
+        rows = WorkerReader(Settings()).query(sql)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in rows:
         click.echo(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode())
 
 

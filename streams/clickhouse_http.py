@@ -49,7 +49,8 @@ _PROTOCOL = frozenset(
     }
 )  # fmt: skip
 _FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+([A-Za-z0-9_]+)\s*$", re.I)
-_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+# The one write a read-only chDB connection still runs: chDB writes the file itself.
+INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
 _CODE = re.compile(r"^Code: (\d+)\. DB::Exception: ")
 _CONTENT_TYPES = {
     "TabSeparated": "text/tab-separated-values; charset=UTF-8",
@@ -157,7 +158,7 @@ class ClickHouseHttp:
             raise ClickHouseError(62, "SYNTAX_ERROR", "Empty query")
         if ";" in sql:
             raise ClickHouseError(62, "SYNTAX_ERROR", "Multi-statements are not allowed")
-        if _INTO_OUTFILE.search(sql):
+        if INTO_OUTFILE.search(sql):
             raise ClickHouseError(164, "READONLY", "Cannot execute query in readonly mode: INTO OUTFILE writes a file")
         if request.query.get("database", "default") not in ("default", ""):
             raise ClickHouseError(81, "UNKNOWN_DATABASE", f"Database {request.query['database']} does not exist")

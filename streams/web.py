@@ -25,12 +25,10 @@ import faust
 from aiohttp import web
 from faust.web import Request, Response, View
 
-from streams.clickhouse_http import ClickHouseError, ClickHouseHttp
+from streams.clickhouse_http import INTO_OUTFILE, ClickHouseError, ClickHouseHttp
 from streams.warehouse import Reader
 
 _READ_ONLY = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS)\b", re.I)
-# The one write a read-only chDB connection still runs: chDB writes the file itself.
-_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
 
 
 class QueryRefused(ValueError):
@@ -48,7 +46,7 @@ class Queries:
         statement = sql.strip().rstrip(";")
         if not _READ_ONLY.match(statement) or ";" in statement:
             raise QueryRefused("sql: one SELECT/WITH/SHOW/DESCRIBE statement expected")
-        if _INTO_OUTFILE.search(statement):
+        if INTO_OUTFILE.search(statement):
             raise QueryRefused("sql: INTO OUTFILE would write a file on the worker's machine")
         executor = self._after_inserts if after_inserts else self._beside
         return await asyncio.get_running_loop().run_in_executor(executor, self._reads.query, statement)

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import xlsxwriter
 from aiohttp import web
 
+from dashboards.report import report_day
 from services.problems import Problem
 from services.regulator.console import DIVISION_PREFIX, SITE_ID, Console
 from services.regulator.desk import desk_states
@@ -230,12 +231,9 @@ def days_of(text_date: str | None, text_month: str | None) -> list[date]:
 def parse_day(text: str) -> date:
     """A `date=YYYY-MM-DD` parameter, between 2000 and 2100 (422 naming `date` otherwise)."""
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise Problem(422, "date", "expected YYYY-MM-DD") from None
-    if not 2000 <= day.year <= 2100:
-        raise Problem(422, "date", "expected a date between 2000 and 2100")
-    return day
+        return report_day(text)
+    except ValueError as exc:
+        raise Problem(422, "date", str(exc)) from None
 
 
 def rows(reader: Reader, scope: Scope, days: list[date], ledger: Ledger, late_s: float) -> Iterator[list[Any]]:
