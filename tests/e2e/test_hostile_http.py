@@ -259,3 +259,17 @@ def test_what_the_stack_writes_is_its_owners_only(running_stack, token):
     assert {path.name: oct(stat.S_IMODE(path.stat().st_mode) & 0o077) for path in written} == {
         path.name: "0o0" for path in written
     }
+
+
+def test_tongfang_sql_reads_through_the_worker_as_its_reader(running_stack, token, monkeypatch):
+    from click.testing import CliRunner
+
+    from services.cli import main
+
+    monkeypatch.setenv("TONGFANG_DATA_DIR", str(running_stack.settings.data_dir))
+    monkeypatch.setenv("TONGFANG_WORKER_WEB_PORT", str(running_stack.settings.worker_web_port))
+    answered = CliRunner().invoke(main, ["sql", "SELECT 1 AS one"])
+    assert (answered.exit_code, answered.output) == (0, '{"one":1}\n')
+    refused = CliRunner().invoke(main, ["sql", "DROP TABLE raw_events"])
+    assert refused.exit_code == 1
+    assert "the worker refused the query: sql: one SELECT" in refused.output
