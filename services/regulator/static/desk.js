@@ -102,7 +102,7 @@
       el("h2", { class: "pad", text: `${SEVERITY[alert.severity]} · ${alert.rule_title}` }),
       el("p", { class: "pad muted", text: `${alert.rule_id}：${alert.rule_description}` }),
       el("dl", { class: "facts pad" }, ...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
-      el("h3", { class: "pad", text: "证据事件" }),
+      el("h3", { class: "pad", text: alert.rule_id === "LEDGER-LATE" ? `当天补录记录（${alert.evidence_events.length} 条）` : "证据事件" }),
       el("div", { class: "table-wrap pad" }, evidence),
       el("h3", { class: "pad", text: "处置记录" }),
       historyList,
