@@ -96,6 +96,15 @@ class PolicyBook:
             history.append(entry)
             history.sort()
 
+    def changes(self, division_code: str) -> list[int]:
+        """When the level in force for `division_code` may change (ms)."""
+        return sorted(
+            effective
+            for prefix, history in self.state.items()
+            if division_code.startswith(prefix)
+            for effective, _ in history
+        )
+
     def profile(self, division_code: str, at: int) -> Profile:
         best: tuple[int, Profile] | None = None
         for prefix, history in self.state.items():

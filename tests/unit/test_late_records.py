@@ -13,10 +13,9 @@ because a deadline passed before its record arrived, and resolved by that record
 (`record_after_deadline`), is no violation: it is what may differ, with the moment alerts are
 emitted.
 
-Compared (`JUDGED`): the parcel ledger's rules, the people's rules, the daily premises
-disinfection, the monthly inspection and LEDGER-LATE. SITE-ENV-SAMPLE (an interval from the latest
-sample) still judges some late samples by when they arrived, and the closed-loop vehicle rules fold
-in arrival order live; they are not compared yet.
+Compared (`JUDGED`): every rule of the catalogue. The live path includes the vehicle rules, fed
+the forwards and broadcasts the site rules publish (on a vehicles topic of their own partitions,
+read again after a crash, duplicates and all).
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from schemas.clock import CLOCK_KEY, encode_tick
 from schemas.policy import PolicyLevelChanged
 from streams.compliance.catalogue import load
 from streams.compliance.replay import EVERY_PARTITION, LogEntry, replay
-from streams.rule_stream import MemoryStore, SiteRules
+from streams.rule_stream import MemoryStore, SiteRules, VehicleRules
 from streams.sink import Record
 from tests import factories
 from tests.factories import SHANGHAI
@@ -60,14 +59,20 @@ VIOLATIONS = Violations(
     fever=0.05,
     overdue_test=0.1,
     premises_once=0.2,
+    off_route=0.2,
+    overdue_vehicle=0.2,
+    broken_seal=0.1,
+    long_dwell=0.2,
     out_of_order=0.05,
 )
 Table = dict[tuple[str, str, str, str], str]
 JUDGED = (
     *("DIS-IMPORT", "DIS-DOMESTIC", "DIS-COVERAGE", "DIS-BEFORE-DISPATCH", "REST-IMPORT", "LEDGER-LATE"),
     *("STAFF-CHECK", "STAFF-FEVER", "STAFF-WORKED-SICK", "STAFF-TEST-DUE", "STAFF-POSITIVE", "VEH-DRIVER-TEST"),
-    *("SITE-DISINFECT", "INSPECT-MONTHLY"),
+    *("SITE-DISINFECT", "SITE-ENV-SAMPLE", "INSPECT-MONTHLY"),
+    *("VEH-OFF-ROUTE", "VEH-OVERDUE", "VEH-SEAL", "VEH-DWELL"),
 )
+VEHICLE_PARTITIONS = 2
 
 
 @dataclass(frozen=True)
@@ -176,22 +181,43 @@ def kafka_log(posting: Posting, arrived: list[tuple[datetime, events.AnyEvent]])
 
 
 def live(records: list[Record], crash_every: int) -> list[AnyAlert]:
-    """The worker's path: `SiteRules` over the records in batches, state saved after each batch,
-    and every `crash_every` records a crash: a new worker loads the saved state and reads again
-    from the last save."""
-    store = MemoryStore()
-    rules, alerts, saved, index = SiteRules(CATALOGUE, store), [], 0, 0
+    """The worker's path: `SiteRules` over the records in batches, publishing vehicle events to a
+    vehicles topic that `VehicleRules` reads; state saved after each batch, and every
+    `crash_every` records a crash: a new worker loads the saved state and reads both topics again
+    from the last save (what it published before the crash stays published)."""
+    site_store, vehicle_store = MemoryStore(), MemoryStore()
+    vehicle_log: list[Record] = []
+    vehicle_offsets = [0] * VEHICLE_PARTITIONS
+
+    def publish(key: bytes, value: bytes, partition: int, timestamp_ms: int) -> None:
+        vehicle_log.append(Record("vehicles", partition, vehicle_offsets[partition], key, value, timestamp_ms))
+        vehicle_offsets[partition] += 1
+
+    def start() -> tuple[SiteRules, VehicleRules]:
+        return SiteRules(CATALOGUE, site_store), VehicleRules(CATALOGUE, vehicle_store)
+
+    (rules, vehicles), alerts, saved, index = start(), [], (0, 0), 0
+    vehicle_index = 0
     crashed_at: set[int] = set()
     while index < len(records):
         batch = records[index : index + 5]
-        alerts += rules.handle(batch).alerts
+        out = rules.handle(batch)
+        alerts += out.alerts
+        for key, value in out.forwards:
+            publish(key, value, zlib.crc32(key) % VEHICLE_PARTITIONS, batch[-1].timestamp_ms)
+        for key, value in out.broadcasts:
+            for partition in range(VEHICLE_PARTITIONS):
+                publish(key, value, partition, batch[-1].timestamp_ms)
         index += len(batch)
+        alerts += vehicles.handle(vehicle_log[vehicle_index:]).alerts
+        vehicle_index = len(vehicle_log)
         if crash_every and index // crash_every not in crashed_at and index % crash_every < len(batch):
             crashed_at.add(index // crash_every)
-            rules, index = SiteRules(CATALOGUE, store), saved  # unsaved folds are lost; read again
+            (rules, vehicles), (index, vehicle_index) = start(), saved  # unsaved folds are lost; read again
             continue
-        asyncio.run(rules.checkpoint(rules.take_changes()))
-        saved = index
+        for folding in (rules, vehicles):
+            asyncio.run(folding.checkpoint(folding.take_changes()))
+        saved = (index, vehicle_index)
     return alerts
 
 

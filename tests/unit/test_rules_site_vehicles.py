@@ -211,3 +211,96 @@ def test_vehicle_staying_past_2h_raises_dwell_and_departure_resolves_late():
     leave = {"vehicle_id": "V-1", "route_id": "R-1", "seal_id": "S-3", "driver_id": DRIVER}
     h.feed(ev("vehicle.departed", leave, at(hours=3, minutes=10), "B"))
     assert h.resolved("VEH-DWELL")[0].late
+
+
+def plan_loop(h: Harness, stops: list[str]) -> None:
+    h.feed(site(site_id="A"), site(site_id="B", division="330109"), site(site_id="C"))
+    payload = {
+        "route_id": "R-1",
+        "vehicle_id": "V-1",
+        "stops": stops,
+        "window_start": at().isoformat(),
+        "window_end": at(hours=3).isoformat(),
+    }
+    h.feed(ev("route.planned", payload, at(hours=-1), site_id="A"))
+
+
+def depart(site_id: str, when, seal: str = "S-1", route: str = "R-1"):
+    payload = {"vehicle_id": "V-1", "route_id": route, "seal_id": seal, "driver_id": DRIVER}
+    return ev("vehicle.departed", payload, when, site_id)
+
+
+def outcome(h: Harness, rule_id: str) -> dict[str, str]:
+    """Per subject, how its alert stands: open, or the reason of its last resolution."""
+    resolved = {r.alert_id: r.late_reason or "in time" for r in h.resolved(rule_id)}
+    return {a.subject_id: resolved.get(a.alert_id, "open") for a in h.raised(rule_id)}
+
+
+def test_a_loop_posted_last_stop_first_is_judged_as_in_event_time():
+    """The last stop posts on time, the first site a day late: the loop was on time all along."""
+    h = Harness()
+    plan_loop(h, ["A", "B"])
+    h.feed(arrive("B", at(hours=2)), depart("B", at(hours=2, minutes=30), route="R-BACK"))
+    h.tick(at(hours=5))
+    h.feed(depart("A", at()), received=at(days=1))
+    h.tick(at(days=1, hours=1))
+    assert outcome(h, "VEH-OVERDUE") == outcome(h, "VEH-DWELL") == outcome(h, "VEH-SEAL") == {}
+
+
+def test_a_late_loop_raises_overdue_once_for_its_first_departure():
+    """Leaving the middle stop after the deadline is the same late loop, not a second one."""
+    h = Harness()
+    plan_loop(h, ["A", "B", "C"])
+    h.feed(depart("A", at()), arrive("B", at(hours=1)), depart("B", at(hours=3, minutes=40)))
+    h.feed(arrive("C", at(hours=5)))
+    h.tick(at(hours=6))
+    assert outcome(h, "VEH-OVERDUE") == {f"R-1|{int(at().timestamp() * 1000)}": "action_after_deadline"}
+    [alert] = h.raised("VEH-OVERDUE")
+    assert alert.deadline == at(hours=3, minutes=30)
+    assert alert.details == {"route_id": "R-1", "from_site": "A", "seal_id": "S-1"}
+
+
+def test_a_record_showing_the_loop_ended_in_time_resolves_it_again_as_in_time():
+    h = Harness()
+    plan_loop(h, ["A", "B"])
+    h.feed(depart("A", at()), arrive("B", at(hours=4)))
+    h.tick(at(hours=5))
+    assert list(outcome(h, "VEH-OVERDUE").values()) == ["action_after_deadline"]
+    h.feed(arrive("B", at(hours=3)), received=at(hours=6))  # the earlier arrival, posted later
+    assert list(outcome(h, "VEH-OVERDUE").values()) == ["record_after_deadline"]
+
+
+def test_a_seal_judged_against_the_departure_before_it_in_event_time():
+    """An arrival compared with an older departure's seal, until its own departure is posted."""
+    h = Harness()
+    plan_loop(h, ["A", "B"])
+    h.feed(depart("A", at(hours=-20), seal="S-OLD"), arrive("B", at(hours=2), seal="S-NEW"))
+    h.tick(at(hours=3))
+    assert list(outcome(h, "VEH-SEAL").values()) == ["open"]
+    h.feed(depart("A", at(), seal="S-NEW"), received=at(hours=4))
+    assert list(outcome(h, "VEH-SEAL").values()) == ["record_after_deadline"]
+
+
+def sample_outcomes(order: list[float]) -> dict[str, str]:
+    h = Harness()
+    h.feed(site(international=True, since=at(days=-30)))
+    for days in order:
+        h.feed(sampled(at(days=days)), received=at(days=max(order) + 1))
+    h.tick(at(days=1))
+    raised = {a.alert_id: a.deadline for a in h.raised("SITE-ENV-SAMPLE")}
+    resolved = {r.alert_id: r.late_reason or "in time" for r in h.resolved("SITE-ENV-SAMPLE")}
+    outcomes = {str(raised[alert_id] - at()): resolved.get(alert_id, "open") for alert_id in raised}
+    return {due: outcome for due, outcome in outcomes.items() if outcome != "record_after_deadline"}
+
+
+def test_a_late_sample_settles_the_interval_it_falls_in_whatever_the_order():
+    """Samples 29, 21 and 10 days ago, interval 7 days: two intervals were overrun (due 22 and 14
+    days ago), each put right late by the next sample; the latest is due 3 days ago and open."""
+    expected = {
+        "-22 days, 0:00:00": "action_after_deadline",
+        "-14 days, 0:00:00": "action_after_deadline",
+        "-3 days, 0:00:00": "open",
+    }
+    assert sample_outcomes([-29, -21, -10]) == expected
+    assert sample_outcomes([-10, -29, -21]) == expected
+    assert sample_outcomes([-21, -10, -29]) == expected

@@ -3,17 +3,31 @@
 Any event at a site on a local day arms a check at the end of that day: fewer premises
 disinfections than required raises SITE-DISINFECT for the day. Sites with international business
 must sample the international area within an interval and be inspected every calendar month.
+
+SITE-ENV-SAMPLE is judged on the samples kept (up to the horizon), not on the latest one folded:
+each interval — from the registration or a sample to the next sample — is a subject of its own,
+so a sample posted late settles the interval it falls in, as it would have on time.
 """
 
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_left
 
 from schemas.envelope import Event
 from schemas.parcels import EnvironmentSampled, PremisesDisinfected, SiteInspected
 from schemas.registry import SiteRegistered
-from streams.compliance.engine import SHANGHAI_OFFSET_MS, Context, day_label, day_start, local_day, to_datetime
+from streams.compliance.engine import (
+    SHANGHAI_OFFSET_MS,
+    TRACKED_ALERT_MS,
+    Context,
+    day_label,
+    day_start,
+    local_day,
+    to_datetime,
+)
 from streams.compliance.rules.disinfection import ms_of
+from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
 
 KEEP_DAYS = 62  # the horizon of late records: a day posted this late is still judged on its own records
 
@@ -36,15 +50,14 @@ class Sites:
         if rule_id == "SITE-DISINFECT":
             self._check_day(ctx, int(subject))
         elif rule_id == "SITE-ENV-SAMPLE":
-            self._check_sample(ctx)
+            self._check_sample(ctx, subject)
         elif rule_id == "INSPECT-MONTHLY":
             self._check_month(ctx, subject)
 
     def policy_changed(self, ctx: Context) -> None:
-        data = ctx.data("SITE-ENV-SAMPLE")
-        if ctx.site.get("international") and "last" in data and not ctx.is_open("SITE-ENV-SAMPLE", "area"):
-            interval = ms_of(ctx.limits("SITE-ENV-SAMPLE", ctx.now).interval)
-            ctx.schedule(data["last"] + interval, "SITE-ENV-SAMPLE", "area")
+        if ctx.site.get("international"):
+            for start in _sample_starts(ctx):  # a change of level may bring a sample due sooner
+                _arm_sample(ctx, start)
 
     def _registered(self, ctx: Context, event: SiteRegistered, at: int) -> None:
         payload = event.payload
@@ -58,8 +71,8 @@ class Sites:
         if not international:
             return
         data = ctx.data("SITE-ENV-SAMPLE")
-        data.setdefault("last", at)
-        ctx.schedule(data["last"] + ms_of(ctx.limits("SITE-ENV-SAMPLE", at).interval), "SITE-ENV-SAMPLE", "area")
+        data.setdefault("since", data.get("last", at))
+        _arm_sample(ctx, data["since"])
         month = _month(at)
         ctx.schedule(_month_end(month), "INSPECT-MONTHLY", month)
 
@@ -91,22 +104,37 @@ class Sites:
             )
 
     def _sampled(self, ctx: Context, event: EnvironmentSampled, at: int) -> None:
-        data = ctx.data("SITE-ENV-SAMPLE")
-        data["last"] = max(data.get("last", at), at)
-        ctx.resolve_alert("SITE-ENV-SAMPLE", "area", [str(event.event_id)], action_at=at)
-        if ctx.site.get("international"):
-            interval = ms_of(ctx.limits("SITE-ENV-SAMPLE", at).interval)
-            ctx.schedule(data["last"] + interval, "SITE-ENV-SAMPLE", "area")
+        samples = ctx.data("SITE-ENV-SAMPLE").setdefault("samples", [])
+        if [at, str(event.event_id)] in samples:
+            return  # the same record read again
+        samples.insert(bisect_left(samples, [at, str(event.event_id)]), [at, str(event.event_id)])
+        horizon = ctx.watermark - TRACKED_ALERT_MS
+        if len(samples) > 1 and samples[0][0] < horizon:
+            while len(samples) > 1 and samples[0][0] < horizon:
+                del samples[0]
+            forget_judged(ctx)
+        if not ctx.site.get("international"):
+            return
+        starts = _sample_starts(ctx)
+        index = starts.index(at)
+        for start in starts[max(index - 1, 0) : index + 1]:  # the interval it ends, and the one it starts
+            _arm_sample(ctx, start)
 
-    def _check_sample(self, ctx: Context) -> None:
-        last = ctx.data("SITE-ENV-SAMPLE")["last"]
-        interval = ms_of(ctx.limits("SITE-ENV-SAMPLE", ctx.now).interval)
-        if last + interval <= ctx.now:
-            ctx.raise_alert(
-                "SITE-ENV-SAMPLE", "site", "area", last + interval, [], {"last_sample": to_datetime(last).isoformat()}
-            )
+    def _check_sample(self, ctx: Context, subject: str) -> None:
+        """The interval from a sample (or the registration) to the next sample, judged on the samples
+        as they stand: a sample posted late settles it or splits it in two."""
+        start = int(subject.partition("|")[2] or -1)
+        if start not in _sample_starts(ctx):
+            return  # past the horizon, or an earlier layout's check
+        due = _sample_due(ctx, start)
+        later = [sample for sample in ctx.data("SITE-ENV-SAMPLE").get("samples", []) if sample[0] > start]
+        following = later[0] if later else None
+        details = {"last_sample": to_datetime(start).isoformat()}
+        if following is None or following[0] > due:
+            settled_at, settled_by = (None, []) if following is None else (following[0], [following[1]])
+            settle(ctx, "SITE-ENV-SAMPLE", "site", subject, Verdict(due, True, [], details, settled_at, settled_by))
         else:
-            ctx.schedule(last + interval, "SITE-ENV-SAMPLE", "area")
+            settle(ctx, "SITE-ENV-SAMPLE", "site", subject, Verdict(due, False, settled_by=[following[1]]))
 
     def _inspected(self, ctx: Context, event: SiteInspected, at: int) -> None:
         months = ctx.data("INSPECT-MONTHLY").setdefault("months", {})
@@ -143,6 +171,28 @@ class ActiveDays:
 
     def policy_changed(self, ctx: Context) -> None:
         return None
+
+
+def _sample_starts(ctx: Context) -> list[int]:
+    """Where the sampling intervals start: the registration, then each sample (in event time)."""
+    data = ctx.data("SITE-ENV-SAMPLE")
+    since = data.get("since")
+    samples = [sample[0] for sample in data.get("samples", [])]
+    return sorted({*samples, *([since] if since is not None else [])})
+
+
+def _sample_due(ctx: Context, start: int) -> int:
+    """When the next sample is due: the interval in force at `start`, or a shorter one that comes
+    into force (a response level) before that."""
+    due = start + ms_of(ctx.limits("SITE-ENV-SAMPLE", start).interval)
+    for change in ctx.engine.policy.changes(ctx.site.get("division_code", "")):
+        if start < change < due:
+            due = min(due, start + ms_of(ctx.limits("SITE-ENV-SAMPLE", change).interval))
+    return due
+
+
+def _arm_sample(ctx: Context, start: int) -> None:
+    ctx.schedule(_sample_due(ctx, start), "SITE-ENV-SAMPLE", f"area|{start}")
 
 
 def _month(at: int) -> str:
