@@ -246,6 +246,42 @@ def replay(since: str, until: str, catalogue: Path | None, compare: Path | None,
         click.echo(f"  {difference.rule_id:<20} +{difference.added} / -{difference.removed}  at {sites or '-'}")
 
 
+@main.command("import")
+@click.argument("source", type=click.File("rb"))
+@click.option("--backfill", is_flag=True, help="History: judged by event time as if on time (README, Late records).")
+@click.option("--token", envvar="TONGFANG_TOKEN", required=True, help="The enterprise's token ($TONGFANG_TOKEN).")
+@click.option("--url", default=None, help="The ingest service; default from TONGFANG_INGEST_HOST/PORT.")
+@click.option(
+    "--errors",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where lines not stored go, as JSON lines (default SOURCE.errors.jsonl).",
+)
+def import_(source: click.utils.LazyFile, backfill: bool, token: str, url: str | None, errors: Path | None) -> None:
+    """Post the events of SOURCE (JSON lines, one event each; - for standard input) in batches."""
+    from services.importer import ImportError_, import_events
+
+    settings = Settings()
+    wildcard = settings.ingest_host in ("0.0.0.0", "::", "")  # noqa: S104 (a listening address, not ours to bind)
+    host = "127.0.0.1" if wildcard else settings.ingest_host
+    url = url or f"http://{host}:{settings.ingest_port}"
+    name = getattr(source, "name", "-")
+    errors = errors or Path("import.errors.jsonl" if name in ("-", "<stdin>") else f"{name}.errors.jsonl")
+    max_bytes = min(settings.ingest_max_body_bytes, 4 * 1024 * 1024)
+    with errors.open("wb") as written:
+        try:
+            report = import_events(source, url, token, backfill=backfill, errors=written, max_bytes=max_bytes)
+        except ImportError_ as exc:
+            raise click.ClickException(str(exc)) from None
+    counts = ", ".join(f"{status} {report.counts[status]}" for status in sorted(report.counts))
+    click.echo(f"{report.lines} lines{' as history' if backfill else ''}: {counts or 'nothing to post'}")
+    if report.complete:
+        errors.unlink()
+        return
+    raise click.ClickException(f"{report.lines - report.counts['accepted'] - report.counts['duplicate']} lines "
+                               f"not stored; see {errors}")  # fmt: skip
+
+
 @main.group()
 def policy() -> None:
     """Epidemic-response level per jurisdiction (posted by a regulator)."""

@@ -1,8 +1,9 @@
 """Late records on the real stack: a branch posts a day of its parcel ledger 2 days late and another
 17 days late, one event per request, as a branch catching up would, and a third day 30 days late
-as history (`?backfill=true`). The alerts table's final state equals what `tongfang replay` gives
-over the same stored events and over the Kafka log, for a range that starts long after the site
-was registered; each day is one LEDGER-LATE alert; the back-filled day raises only what stands."""
+as history (`tongfang import --backfill`, run twice: the second run stores nothing new). The
+alerts table's final state equals what `tongfang replay` gives over the same stored events and
+over the Kafka log, for a range that starts long after the site was registered; each day is one
+LEDGER-LATE alert; the back-filled day raises only what stands."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from deploy.stack import LocalStack
 from schemas.alerts import AlertRaised, AlertResolved, AnyAlert
+from services.cli import main
 from streams.compliance.catalogue import DEFAULT_CATALOGUE, load
 from streams.compliance.replay import replay
 from streams.history import from_kafka, from_warehouse
@@ -96,7 +100,7 @@ def stored_table(stack: StackClient) -> Table:
     return out
 
 
-def test_a_day_posted_2_and_17_days_late_is_judged_as_replay_judges_it(stack):
+def test_a_day_posted_2_and_17_days_late_is_judged_as_replay_judges_it(stack, tmp_path):
     token = stack.create_enterprise(ENTERPRISE)
     today = datetime.now(factories.SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
     site = factories.site_registered(enterprise=ENTERPRISE, site=SITE, division="330106", at=today - timedelta(days=40))
@@ -107,10 +111,21 @@ def test_a_day_posted_2_and_17_days_late_is_judged_as_replay_judges_it(stack):
     assert stack.post(now, token)[0] == 202
     wait_until(lambda: stack.scalar(f"SELECT count() FROM raw_events WHERE event_id = '{now['event_id']}'") == 1)
     days = {"D30": 30, "D17": 17, "D2": 2}
-    for tag, days_late in days.items():
-        history = "?backfill=true" if tag == "D30" else ""
-        for body in ledger_of_a_day(today - timedelta(days=days_late), tag):
-            status, answer = stack.post(body, token, query=history)  # one event a request, as a branch catching up
+    history = tmp_path / "d30.jsonl"
+    lines = [orjson.dumps(body) for body in ledger_of_a_day(today - timedelta(days=30), "D30")]
+    unregistered = factories.health_checked(enterprise=ENTERPRISE, site="late-site-99", at=today - timedelta(days=30))
+    history.write_bytes(b"\n".join([*lines[:3], orjson.dumps(unregistered), *lines[3:]]) + b"\n")
+    env = {"TONGFANG_TOKEN": token, **stack.stack.environment()}
+    first = CliRunner().invoke(main, ["import", str(history), "--backfill"], env=env)
+    assert first.exit_code == 1, first.output
+    assert "9 lines as history: accepted 8, rejected 1" in first.output
+    [refused] = [orjson.loads(line) for line in (tmp_path / "d30.jsonl.errors.jsonl").read_bytes().splitlines()]
+    assert (refused["line"], refused["status"], refused["field"]) == (4, "rejected", "site_id")
+    again = CliRunner().invoke(main, ["import", str(history), "--backfill"], env=env)
+    assert "9 lines as history: duplicate 8, rejected 1" in again.output
+    for tag in ("D17", "D2"):
+        for body in ledger_of_a_day(today - timedelta(days=days[tag]), tag):
+            status, answer = stack.post(body, token)  # one event a request, as a branch catching up
             assert status == 202, answer
     expected = (
         {("DIS-COVERAGE", f"{tag}-SHORT"): "open" for tag in days}
