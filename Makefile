@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 KAFKA_LIB := deploy/kafka/lib
 STAMP := $(VENV)/.installed
 
-.PHONY: install kafka-jars console-assets browser run test lint unit integration schemas dashboards bench soak clean
+.PHONY: install kafka-jars console-assets browser run test lint unit integration schemas dashboards bench soak clean \
+	late-records
 
 install: $(STAMP) kafka-jars console-assets
 
@@ -66,6 +67,10 @@ unit: $(STAMP)
 
 test: install browser lint
 	$(VENV)/bin/pytest -q
+
+# The late-records property test at length: 500 examples, freshly drawn (about 10 min here).
+late-records: $(STAMP)
+	TONGFANG_LATE_EXAMPLES=$${EXAMPLES:-500} TONGFANG_LATE_SEED=1 $(VENV)/bin/pytest -q tests/unit/test_late_records.py
 
 # Figures, not assertions: see tests/load/bench.py. Panels over 10 M and 100 M events by default
 # (about 25 min in all here); BENCH_ARGS="--panel-rows 10000000" for a quicker run.

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +37,7 @@ from schemas.clock import CLOCK_KEY, encode_tick
 from streams.clickhouse_http import ClickHouseHttp
 from streams.compliance.catalogue import Catalogue
 from streams.consumer import App
+from streams.placement import signing_key
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
 from streams.sink import (
     DeadLetter,
@@ -198,7 +199,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
         app.tables.add(table)
         return TableStore(table, app.producer)
 
-    site_rules = SiteRules(catalogue, state_table("site-rule-state"), settings.max_event_age)
+    signing = signing_key(reader_password(settings))  # signs the origin of re-keyed events
+    site_rules = SiteRules(
+        catalogue, state_table("site-rule-state"), settings.max_event_age, settings.topic_partitions, signing
+    )
     vehicle_rules = VehicleRules(catalogue, state_table("vehicle-rule-state"))
     site = Folding(site_rules, settings.topic_events)
     vehicles = Folding(vehicle_rules, settings.topic_vehicles)
@@ -221,6 +225,10 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
         pending = [
             await app.producer.send(topic, key, value, partition, None, None)
             for topic, key, value, partition in messages
+        ]
+        pending += [
+            await app.producer.send(settings.topic_events, copy.key, copy.value, copy.partition, None, copy.headers)
+            for copy in out.rekeyed
         ]
         await asyncio.gather(*pending)
 
@@ -293,7 +301,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
     @app.agent(events_topic, name="events")
     async def on_events(stream: faust.StreamT[bytes]) -> None:
         async for batch in take_batches(stream, settings.sink_batch_records, settings.sink_flush_seconds):
-            decoded = decode_records([_record(event) for event in batch], settings.max_event_age)
+            records = [_record(event) for event in batch]
+            decoded = decode_records(records, settings.max_event_age, settings.topic_partitions, signing)
             now = time.monotonic()
             pending.add(decoded, now)
             storing = store_pending() if pending.due(now) else None
@@ -449,7 +458,16 @@ def _record(event: faust.EventT[bytes]) -> Record:
         key=message.key,
         value=message.value or b"",
         timestamp_ms=int(message.timestamp * 1000),
+        headers=_headers(message.headers),
     )
+
+
+def _headers(headers: Any) -> tuple[tuple[str, bytes], ...]:
+    """faust hands a record's headers as a list of pairs or a mapping (or None)."""
+    if not headers:
+        return ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return tuple((str(name), bytes(value or b"")) for name, value in pairs)
 
 
 def _dead_letter_value(letter: DeadLetter) -> bytes:

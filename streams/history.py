@@ -11,18 +11,18 @@ every partition.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
 import orjson
 
 from deploy.settings import Settings
 from schemas import events
-from schemas.clock import decode_tick
 from streams.compliance.replay import EVERY_PARTITION, WARMUP, LogEntry
 from streams.compliance.rulebook import REGISTRY_EVENTS
-from streams.warehouse import Reader, literal
+from streams.placement import signing_key
+from streams.sink import Record, decode_records
+from streams.warehouse import Reader, literal, reader_password
 
 PAGE = 20_000
 REGISTRY_TYPES = frozenset(events.EVENT_TAGS[cls] for cls in REGISTRY_EVENTS)
@@ -83,12 +83,14 @@ def _event_json(row: dict[str, Any]) -> bytes:
 
 
 def from_kafka(settings: Settings, since: datetime, until: datetime) -> Iterator[LogEntry]:
-    """The events topic from its beginning to its current end, with ticks, filtered to the range."""
+    """The events topic from its beginning to its current end, with ticks, filtered to the range:
+    decoded as the worker decodes it (arrival, placement, origin; parked events left out)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False, group_id=None
     )
+    signing = signing_key(reader_password(settings))
     try:
         partitions = [
             TopicPartition(settings.topic_events, p) for p in consumer.partitions_for_topic(settings.topic_events)
@@ -100,36 +102,37 @@ def from_kafka(settings: Settings, since: datetime, until: datetime) -> Iterator
             consumer.assign([partition])
             consumer.seek_to_beginning(partition)
             while consumer.position(partition) < ends[partition]:
-                for record in consumer.poll(timeout_ms=1000, max_records=5000).get(partition, []):
-                    appended = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-                    where = (record.partition, record.offset)
-                    yield from _entries(where, record.key, record.value, (since, until), appended)
+                for message in consumer.poll(timeout_ms=1000, max_records=5000).get(partition, []):
+                    record = Record(
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                        message.key,
+                        message.value or b"",
+                        message.timestamp,
+                        tuple((name, value or b"") for name, value in message.headers or ()),
+                    )
+                    yield from _entries(record, (since, until), settings.max_event_age, len(partitions), signing)
     finally:
         consumer.close()
 
 
 def _entries(
-    where: tuple[int, int], key: bytes | None, value: bytes, span: tuple[datetime, datetime], appended: datetime
+    record: Record,
+    span: tuple[datetime, datetime],
+    max_age: timedelta,
+    partitions: int | None = None,
+    signing: bytes | None = None,
 ) -> Iterator[LogEntry]:
-    """A record's events (or its tick) in the range; an event with no received_at was received when
-    Kafka appended it, as the worker reads it."""
-    (partition, offset), (since, until) = where, span
-    tick = decode_tick(key, value)
+    """A record's events (or its tick) in the range, as the worker folds them (`decode_records`)."""
+    since, until = span
     start = since - WARMUP
-    if tick is not None:
-        if start <= tick < until:
-            yield LogEntry(partition, offset, 0, tick)
+    [item] = decode_records([record], max_age, partitions, signing)
+    if item.tick is not None:
+        if start <= item.tick < until:
+            yield LogEntry(record.partition, record.offset, 0, item.tick)
         return
-    try:
-        raws = events.split(value)
-    except events.InvalidEvent:
-        return
-    for index, raw in enumerate(raws):
-        try:
-            event = events.decode(raw)
-        except events.InvalidEvent:
-            continue
-        if event.received_at is None:  # produced straight to Kafka: received when appended, as the worker read it
-            event = msgspec.structs.replace(event, received_at=appended)
+    origin = item.origin.name if item.origin is not None else None
+    for index, _, event in item.valid:
         if event.occurred_at < until and (start <= event.occurred_at or events.event_type(event) in REGISTRY_TYPES):
-            yield LogEntry(partition, offset, index, event)
+            yield LogEntry(record.partition, record.offset, index, event, origin)

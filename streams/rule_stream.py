@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 import orjson
@@ -26,7 +26,9 @@ from schemas.policy import PolicyLevelChanged
 from streams.compliance.catalogue import Catalogue
 from streams.compliance.engine import Engine, Position, State
 from streams.compliance.rulebook import evaluate_site_event, site_engine, vehicle_engine, vehicle_of
+from streams.placement import ORIGIN, Origin
 from streams.sink import Decoded, Record, decode_records
+from streams.topics import partition_for
 
 log = structlog.get_logger("tongfang.rules")
 _alert_encoder = msgspec.json.Encoder()
@@ -54,16 +56,27 @@ class MemoryStore:
         self.partitions.setdefault(partition, {}).update(orjson.loads(orjson.dumps(states)))
 
 
+class Rekeyed(NamedTuple):
+    """A misplaced event written again on its site's partition, with its origin header."""
+
+    partition: int
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
 @dataclass
 class Output:
     alerts: list[AnyAlert] = field(default_factory=list)
     forwards: list[tuple[bytes, bytes]] = field(default_factory=list)  # (vehicle key, value)
     broadcasts: list[tuple[bytes, bytes]] = field(default_factory=list)  # to every vehicles partition
+    rekeyed: list[Rekeyed] = field(default_factory=list)  # misplaced events, to their site's partition
 
     def extend(self, other: Output) -> None:
         self.alerts += other.alerts
         self.forwards += other.forwards
         self.broadcasts += other.broadcasts
+        self.rekeyed += other.rekeyed
 
     def alert_records(self) -> list[tuple[bytes, bytes]]:
         return [(alert.site_id.encode(), _alert_encoder.encode(alert)) for alert in self.alerts]
@@ -159,12 +172,28 @@ class PartitionedRules:
 
 
 class SiteRules(PartitionedRules):
-    def __init__(self, catalogue: Catalogue, store: StateStore, max_age: timedelta = timedelta(days=400)) -> None:
+    """Site rules over the events topic. Given the topic's `partitions` and the worker's `signing`
+    key, events on a partition other than their site's are re-keyed (`streams.placement`)."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        store: StateStore,
+        max_age: timedelta = timedelta(days=400),
+        partitions: int | None = None,
+        signing: bytes | None = None,
+    ) -> None:
         super().__init__(lambda states: site_engine(catalogue, states), store)
         self._max_age = max_age
+        self._partitions = partitions
+        self._signing = signing
+        self.misplaced = 0  # events re-keyed since start
 
     def handle(self, records: list[Record]) -> Output:
-        return self.handle_decoded(decode_records(records, self._max_age))
+        return self.handle_decoded(decode_records(records, self._max_age, self._partitions, self._signing))
+
+    def footprint(self) -> dict[str, int]:
+        return {**super().footprint(), "misplaced": self.misplaced}
 
     async def fold(self, decoded: list[Decoded], turn_every: int = FOLD_TURN_EVENTS) -> Output:
         """`handle_decoded`, letting the event loop run after each `turn_every` events or so.
@@ -193,14 +222,44 @@ class SiteRules(PartitionedRules):
             if item.tick is not None:
                 out.alerts += engine.tick(item.tick)
                 out.broadcasts.append((CLOCK_KEY, item.record.value))  # the vehicles' partitions keep time too
+            origin = item.origin.name if item.origin is not None else None
             for index, raw, event in item.valid:
-                self._handle_event(engine, item.record, index, raw, event, out)
+                self._handle_event(engine, item.record, index, raw, event, out, origin)
+            if item.misplaced:
+                self._rekey(item, out)
         return out
 
+    def _rekey(self, item: Decoded, out: Output) -> None:
+        if self._partitions is None or self._signing is None:
+            return
+        record = item.record
+        for index, event in item.misplaced:
+            assert event.received_at is not None  # decided by `decode_records`
+            origin = Origin(record.partition, record.offset, index, int(event.received_at.timestamp() * 1000))
+            partition = partition_for(event.site_id.encode(), self._partitions)
+            header = [(ORIGIN, origin.header(self._signing))]
+            out.rekeyed.append(Rekeyed(partition, event.site_id.encode(), events.encode(event), header))
+        self.misplaced += len(item.misplaced)
+        log.warning(
+            "events_misplaced",
+            partition=record.partition,
+            offset=record.offset,
+            events=len(item.misplaced),
+            sites=sorted({event.site_id for _, event in item.misplaced})[:5],
+            hint="key by site_id with Kafka's murmur2 partitioner (librdkafka: partitioner=murmur2_random)",
+        )
+
     def _handle_event(
-        self, engine: Engine, record: Record, index: int, raw: msgspec.Raw, event: events.AnyEvent, out: Output
+        self,
+        engine: Engine,
+        record: Record,
+        index: int,
+        raw: msgspec.Raw,
+        event: events.AnyEvent,
+        out: Output,
+        origin: str | None = None,
     ) -> None:
-        alerts = evaluate_site_event(engine, event, Position(record.offset, index))
+        alerts = evaluate_site_event(engine, event, Position(record.offset, index), origin)
         if alerts is None:
             return
         out.alerts += alerts

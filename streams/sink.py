@@ -26,6 +26,7 @@ from schemas.envelope import Event
 from schemas.policy import PolicyLevelChanged
 from schemas.registry import SiteRegistered
 from streams.batches import BatchFirsts
+from streams.placement import ORIGIN, Origin, appended_at, arrival, misplaced
 from streams.warehouse import Warehouse, id_set, literal
 
 PREVIEW_CHARS = 2000
@@ -44,7 +45,8 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes
-    timestamp_ms: int
+    timestamp_ms: int  # when the broker appended it (the events topic keeps LogAppendTime)
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,18 @@ class Decoded:
     tick: datetime | None = None
     valid: list[tuple[int, msgspec.Raw, events.AnyEvent]] = field(default_factory=list)
     parked: list[DeadLetter] = field(default_factory=list)
+    # On a partition other than its site's: neither stored nor folded here, but re-keyed
+    # (`streams.placement`); with its arrival decided, as the re-keyed copy carries it.
+    misplaced: list[tuple[int, events.AnyEvent]] = field(default_factory=list)
+    origin: Origin | None = None  # a re-keyed copy's: where and when it was first appended
 
 
-def decode_records(records: list[Record], max_age: timedelta) -> list[Decoded]:
+def decode_records(
+    records: list[Record], max_age: timedelta, partitions: int | None = None, signing: bytes | None = None
+) -> list[Decoded]:
+    """Split and validate each record's events, deciding when each arrived (`streams.placement`);
+    with `partitions`, set apart the events of sites that belong on another partition; with
+    `signing`, trust the origin a re-keyed copy carries."""
     decoded = []
     for record in records:
         item = Decoded(record, decode_tick(record.key, record.value))
@@ -94,14 +105,23 @@ def decode_records(records: list[Record], max_age: timedelta) -> list[Decoded]:
         except events.InvalidEvent as exc:
             item.parked.append(DeadLetter(record, 0, "", exc.field, exc.reason))
             continue
-        appended = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        appended = appended_at(record.timestamp_ms)
+        if signing is not None and record.headers:
+            header = dict(record.headers).get(ORIGIN)
+            item.origin = Origin.parse(header, signing) if header is not None else None
+            if item.origin is not None:
+                appended = appended_at(item.origin.appended_ms)  # when it was first appended, elsewhere
         window = events.TimeWindow(appended, max_age)
         for index, raw in enumerate(raws):
             try:
                 event = events.decode(raw)
                 window.check(event)
-                if event.received_at is None:  # produced straight to Kafka: received when appended
-                    event = msgspec.structs.replace(event, received_at=appended)
+                received = arrival(event.received_at, appended)
+                if received != event.received_at:  # a producer's own claim, or none: when it was appended
+                    event = msgspec.structs.replace(event, received_at=received)
+                if partitions is not None and misplaced(event, record.partition, partitions):
+                    item.misplaced.append((index, event))
+                    continue
                 item.valid.append((index, raw, event))
             except events.InvalidEvent as exc:
                 item.parked.append(DeadLetter(record, index, events.event_id_of(raw) or "", exc.field, exc.reason))

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
@@ -17,12 +17,22 @@ from deploy.settings import Settings
 T = TypeVar("T")
 
 
+# The events topic's records carry the broker's clock: when a record was appended is when the
+# system had it (`streams.placement`), whatever the producer stamps.
+EVENTS_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+
+
 def ensure_topics(settings: Settings) -> None:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="tongfang-admin")
     try:
         existing = set(admin.list_topics())
         wanted = [
-            NewTopic(name, settings.topic_partitions, settings.topic_replication)
+            NewTopic(
+                name,
+                settings.topic_partitions,
+                settings.topic_replication,
+                topic_configs=EVENTS_CONFIG if name == settings.topic_events else {},
+            )
             for name in (
                 settings.topic_events,
                 settings.topic_deadletter,
@@ -36,8 +46,18 @@ def ensure_topics(settings: Settings) -> None:
             # Another process may create them between our list and our create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
+        if settings.topic_events in existing:
+            _append_time(admin, settings.topic_events)
     finally:
         admin.close()
+
+
+def _append_time(admin: KafkaAdminClient, topic: str) -> None:
+    """Switch a topic made before `EVENTS_CONFIG` to the broker's clock (once: it is kept)."""
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    current = described.get("topic", {}).get(topic, {}).get("message.timestamp.type", {}).get("value")
+    if current != EVENTS_CONFIG["message.timestamp.type"]:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=EVENTS_CONFIG)])
 
 
 @lru_cache(maxsize=1 << 16)  # murmur2 is pure Python; a city has thousands of sites, not millions

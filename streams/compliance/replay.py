@@ -39,6 +39,7 @@ class LogEntry:
     offset: int
     index: int
     item: AnyEvent | datetime  # an event, or a clock tick
+    origin: str | None = None  # a re-keyed copy's first place in the log (`streams.placement`)
 
 
 def replay(
@@ -81,7 +82,7 @@ def replay(
             alerts += engine.tick(entry.item)
             continue
         event = entry.item
-        evaluated = evaluate_site_event(engine, event, Position(entry.offset, entry.index))
+        evaluated = evaluate_site_event(engine, event, Position(entry.offset, entry.index), entry.origin)
         if evaluated is None:
             continue
         latest = max(latest, ms(event.occurred_at))

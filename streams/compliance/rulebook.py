@@ -11,7 +11,7 @@ from schemas.policy import PolicyLevelChanged
 from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
 from streams.compliance.catalogue import Catalogue
-from streams.compliance.engine import Engine, Position, RuleLogic, State
+from streams.compliance.engine import TRACKED_ALERT_MS, Engine, Position, RuleLogic, State, ms
 from streams.compliance.rules.disinfection import Disinfection
 from streams.compliance.rules.ledger import LedgerLate
 from streams.compliance.rules.site import ActiveDays, Sites
@@ -67,17 +67,28 @@ def admissible(event: Event, site: State | None) -> bool:
     return bool(site["enterprise_id"] == event.enterprise_id)
 
 
-def evaluate_site_event(engine: Engine, event: Event, position: Position) -> list[AnyAlert] | None:
+def evaluate_site_event(
+    engine: Engine, event: Event, position: Position, origin: str | None = None
+) -> list[AnyAlert] | None:
     """Fold `event` into a site engine if the sink stores it (a policy change, or an event of a
     registered site posted for by its own enterprise); None when it is left out. An event posted
     before its site's registration stays out also when read again after a crash, from a saved state
-    that already holds the registration."""
+    that already holds the registration. A re-keyed copy (`origin`: where it was first appended) is
+    folded once, though a crash between re-keying and the commit writes a second copy."""
     if isinstance(event, PolicyLevelChanged):
         return engine.process(event.site_id, event, position)
     state = engine.states.get(event.site_id, {})
     site = state.get("site")
     if not admissible(event, site) or position.as_list() < state.get("registered", [-1, -1]):
         return None
+    if origin is not None:  # a re-keyed copy: once, though a crash may have re-keyed it twice
+        rekeyed = state.setdefault("rekeyed", {})
+        if origin in rekeyed:
+            return None
+        rekeyed[origin] = ms(event.occurred_at)
+        horizon = engine.watermark - TRACKED_ALERT_MS
+        for old in [name for name, at in rekeyed.items() if at < horizon]:
+            del rekeyed[old]
     alerts = engine.process(event.site_id, event, position)
     if site is None:  # this event registered the site
         engine.states[event.site_id]["registered"] = position.as_list()

@@ -21,6 +21,7 @@ read again after a crash, duplicates and all).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import zlib
 from collections.abc import Iterator
@@ -279,7 +280,13 @@ def judged(posting: Posting) -> dict[str, Table]:
     }
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+# `make test` runs 25 seeded examples; TONGFANG_LATE_EXAMPLES=500 (and derandomized off by
+# TONGFANG_LATE_SEED) is the longer run.
+EXAMPLES = int(os.environ.get("TONGFANG_LATE_EXAMPLES", "25"))
+DERANDOMIZE = "TONGFANG_LATE_SEED" not in os.environ
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.too_slow])
 @given(postings())
 def test_the_final_violations_do_not_depend_on_when_records_arrived(posting: Posting) -> None:
     tables = judged(posting)
@@ -316,12 +323,8 @@ def test_a_record_produced_straight_to_kafka_is_late_by_when_kafka_appended_it()
         Record("events", 0, 1, b"site-a1", orjson.dumps(check), int(appended.timestamp() * 1000)),
     ]
     live_late = [a for a in SiteRules(CATALOGUE, MemoryStore()).handle(records).alerts if a.rule_id == "LEDGER-LATE"]
-    log = [
-        entry
-        for record in records
-        for entry in _entries((0, record.offset), record.key, record.value, (START - WARMUP_SPAN, END_OF_TIME),
-                              datetime.fromtimestamp(record.timestamp_ms / 1000, SHANGHAI))
-    ]  # fmt: skip
+    span = (START - WARMUP_SPAN, END_OF_TIME)
+    log = [entry for record in records for entry in _entries(record, span, timedelta(days=400))]
     replayed_late = [a for a in replay(CATALOGUE, log, appended + timedelta(days=1)) if a.rule_id == "LEDGER-LATE"]
     assert [a.alert_id for a in live_late] == [a.alert_id for a in replayed_late]
     [raised] = live_late
