@@ -8,9 +8,10 @@ raises `InvalidEvent` naming the field and the reason. Both ingest and the strea
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Union, get_args
+from typing import Any, Literal, Union, get_args
 
 import msgspec
 
@@ -28,6 +29,7 @@ from schemas.parcels import (
     SiteInspected,
 )
 from schemas.policy import PolicyLevelChanged
+from schemas.pseudonym import check_digit
 from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
 
@@ -79,19 +81,29 @@ _object_or_array: msgspec.json.Decoder[list[msgspec.Raw] | dict[str, msgspec.Raw
 )
 _encoder = msgspec.json.Encoder()
 
-# A raw 18-digit resident ID number (GB 11643) or a mainland mobile number, standing alone.
-_ID_NUMBER = r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]"
-_MOBILE = r"(?:\+?86[- ]?)?1[3-9][0-9]{9}"
-_PERSONAL = re.compile(rf"(?<![0-9A-Za-z])(?:(?P<id>{_ID_NUMBER})|(?P<mobile>{_MOBILE}))(?![0-9A-Za-z])")
-# Both shapes are a run of at least 11 digits after a non-alphanumeric byte (a quote, a space, the
-# bytes of a Chinese character, a +): a cheap scan that rules out almost every event, pseudonyms too.
-# The scan maps each byte to its class (digit 0, letter a, other space) and looks for " " and eleven
-# 0s, a third of the time of the same search as a regular expression (no literal for it to skip to).
-_BYTE_CLASS = (
-    bytes(ord("0") if chr(byte).isdigit() else ord("a") if chr(byte).isalpha() else ord(" ") for byte in range(128))
-    + b" " * 128
-)
-_LONG_DIGITS = b" " + b"0" * 11
+# A raw 18-digit resident ID number (GB 11643) or a mainland mobile number, however it is typed:
+# text is normalised first (NFKC folds full-width digits and signs; zero-width characters go),
+# then each run of digits joined by separators (spaces, hyphens, dots, slashes, brackets, a "+")
+# is read as its groups, and every span of whole groups is tested without its separators: an ID
+# number (a span of several groups must also have a valid check character, so a batch number of
+# division code, date and sequence is not one), or a mobile number after an optional 86 / 0086.
+_ID_NUMBER = re.compile(r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]")
+_MOBILE = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
+_SEPARATOR = r"[ \t\-\u2010-\u2015.\u00b7/()+]"
+_DIGIT_RUN = re.compile(rf"[0-9](?:{_SEPARATOR}*[0-9]){{10,}}(?:{_SEPARATOR}*[Xx])?")  # eleven digits or more
+_GROUP_BREAK = re.compile(rf"{_SEPARATOR}+")
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# A cheap scan rules out almost every event, pseudonyms too: the raw bytes mapped to classes (digit
+# or separator 0, letter a, a byte that may start a disguised digit u — a JSON escape, a full-width
+# form, a zero-width character — and anything else a space), a personal number needs eleven 0s in
+# a row or a u. Only then is the text read as above.
+_BYTE_CLASS = bytes(
+    ord("0") if chr(byte).isdigit() or byte in b" \t-./()+" else ord("u") if chr(byte) == "\\"
+    else ord("a") if chr(byte).isalpha() else ord(" ")
+    for byte in range(128)
+) + bytes(ord("u") if byte in (0xC2, 0xE2, 0xEF) else ord(" ") for byte in range(128, 256))  # fmt: skip
+_ELEVEN = b"0" * 11
+_SEPARATOR_BYTES = b" \t-./()+"
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 
 
@@ -203,16 +215,61 @@ class _IdOnly(msgspec.Struct):
 
 
 def _reject_personal_data(raw: bytes, event: Event) -> None:
-    # Fast path: most events hold no run of 11 digits and no \u escape that could hide one.
-    if _LONG_DIGITS not in raw.translate(_BYTE_CLASS) and b"\\u" not in raw:
-        return
+    classes = raw.translate(_BYTE_CLASS)
+    if b"u" not in classes:
+        if _ELEVEN not in classes:
+            return
+        # Plain ASCII: only the runs of digits and separators can hold one (with a byte either side).
+        if not any(personal_number(run) for run in _ascii_runs(raw, classes)):
+            return
+    elif b"\\u" not in raw and personal_number(raw.decode()) is None:
+        return  # the whole text at once (quotes end a run): no string of it holds one
     for path, text in _strings(msgspec.to_builtins(event), ""):
-        match = _PERSONAL.search(text)
-        if match is None:
-            continue
-        if match.group("id"):
+        kind = personal_number(text)
+        if kind == "id":
             raise InvalidEvent(path, "looks like a raw ID-card number; send the staff pseudonym (ps_…) instead")
-        raise InvalidEvent(path, "looks like a phone number; events must not carry phone numbers")
+        if kind == "mobile":
+            raise InvalidEvent(path, "looks like a phone number; events must not carry phone numbers")
+
+
+def _ascii_runs(raw: bytes, classes: bytes) -> Iterator[str]:
+    """The runs of eleven digits and separators or more in `raw`, each with the byte either side."""
+    start = classes.find(_ELEVEN)
+    while start != -1:
+        end = start + len(_ELEVEN)
+        while end < len(classes) and classes[end] == _ELEVEN[0]:
+            end += 1
+        if len(raw[start:end].translate(None, _SEPARATOR_BYTES)) >= len(_ELEVEN):  # eleven digits, at least
+            yield raw[max(start - 1, 0) : end + 1].decode(errors="replace")
+        start = classes.find(_ELEVEN, end)
+
+
+def personal_number(text: str) -> Literal["id", "mobile"] | None:
+    """Whether `text` holds an ID-card or mobile number, in any spelling (see `_ID_NUMBER`)."""
+    normal = text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    for run in _DIGIT_RUN.finditer(normal):
+        groups = [group for group in _GROUP_BREAK.split(run.group().upper()) if group]
+        start, end = run.span()
+        if start and _in_word(normal[start - 1]):
+            groups = groups[1:]  # the first group ends a word (a batch A139…): not a number of its own
+        if end < len(normal) and _in_word(normal[end]):
+            groups = groups[:-1]
+        for first in range(len(groups)):
+            span = ""
+            for last in range(first, len(groups)):
+                span += groups[last]
+                if len(span) == 18 and _ID_NUMBER.fullmatch(span):
+                    if last == first or check_digit(span[:17]) == span[17]:
+                        return "id"
+                elif len(span) in (11, 13, 15) and _MOBILE.fullmatch(span):
+                    return "mobile"
+                elif len(span) > 18:
+                    break
+    return None
+
+
+def _in_word(character: str) -> bool:
+    return character.isascii() and character.isalnum()
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
