@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     clickhouse_password: SecretStr = SecretStr("")
     clickhouse_database: str = "tongfang"
     clickhouse_secure: bool = False
+    clickhouse_reader_user: str = Field(
+        "",
+        description="A readonly=1 user of the server for every read (the worker's /query, the regulator API; "
+        "deploy/clickhouse/users.d/tongfang.xml makes `reader`); empty: reads use clickhouse_user.",
+    )
+    clickhouse_reader_password: SecretStr = SecretStr("")
     migrate_on_start: bool = Field(
         True,
         description="The worker applies pending migrations as it starts; with several workers set false "
@@ -136,6 +142,12 @@ class Settings(BaseSettings):
     notify_db: Path | None = Field(None, description="Delivery ledger; default <data_dir>/notify.sqlite.")
     notify_max_attempts: int = Field(8, ge=1, description="Webhook attempts before a delivery is recorded failed.")
 
+    query_max_seconds: float = Field(
+        30, gt=0, description="Longest a read on the worker (/query, /clickhouse) or the server may run."
+    )
+    query_max_memory_bytes: int = Field(
+        2 * 1024**3, ge=64 * 1024**2, description="Most memory one read may take (ClickHouse's max_memory_usage)."
+    )
     reader_password: SecretStr = Field(
         SecretStr(""),
         description="Password of user `reader` on the worker's read endpoints (/query, /clickhouse); empty: one "

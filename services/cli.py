@@ -173,7 +173,7 @@ def sql(sql: str) -> None:
     from streams.warehouse import WarehouseError, WorkerReader
 
     try:
-        rows = WorkerReader(Settings()).query(sql)
+        rows = WorkerReader(Settings(), adhoc=True).query(sql)
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from None
     for row in rows:

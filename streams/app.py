@@ -55,7 +55,7 @@ from streams.sink import (
 from streams.stream import Stream, take_batches
 from streams.warehouse import Reader, ReadPool, Warehouse, reader_password
 from streams.watchdog import Watchdog, exit_stalled
-from streams.web import Queries, register_pages
+from streams.web import Queries, adhoc_slots, register_pages
 
 log = structlog.get_logger("tongfang.worker")
 
@@ -396,8 +396,9 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
         else executor
     )
     raw = reads if isinstance(reads, ReadPool) and settings.warehouse == "chdb" else None
-    clickhouse = ClickHouseHttp(raw, beside, reader_password(settings))
-    register_pages(app, Queries(reads, beside, executor), clickhouse, report)
+    adhoc = adhoc_slots(settings.worker_read_connections)
+    clickhouse = ClickHouseHttp(raw, beside, reader_password(settings), adhoc)
+    register_pages(app, Queries(reads, beside, executor, adhoc), clickhouse, report)
     return app
 
 

@@ -85,9 +85,13 @@ class ClickHouseError(Exception):
 class ClickHouseHttp:
     """Answers the ClickHouse HTTP protocol from `reads` (run in the threads of `beside`)."""
 
-    def __init__(self, reads: RawReads | None, beside: Executor, password: str) -> None:
-        """`reads` None: the warehouse is a ClickHouse server, which has this interface of its own."""
+    def __init__(
+        self, reads: RawReads | None, beside: Executor, password: str, adhoc: asyncio.Semaphore | None = None
+    ) -> None:
+        """`reads` None: the warehouse is a ClickHouse server, which has this interface of its own.
+        `adhoc`: the slots people's queries share (`streams.web.adhoc_slots`)."""
         self._reads, self._beside, self._password = reads, beside, password
+        self._adhoc = adhoc or asyncio.Semaphore(1)
         self._version = ""  # chDB's, read with the first error that names it
 
     async def ping(self, request: web.Request) -> web.Response:
@@ -101,9 +105,10 @@ class ClickHouseHttp:
                     48, "NOT_IMPLEMENTED", "the warehouse is a ClickHouse server: use its own HTTP interface"
                 )
             sql, fmt, params = await self._statement(request)
-            body = await asyncio.get_running_loop().run_in_executor(
-                self._beside, self._reads.query_raw, sql, fmt, params
-            )
+            async with self._adhoc:
+                body = await asyncio.get_running_loop().run_in_executor(
+                    self._beside, self._reads.query_raw, sql, fmt, params
+                )
         except ClickHouseError as exc:
             await self._learn_version()
             return self._error(exc.code, str(exc))

@@ -67,7 +67,8 @@ class ChdbWarehouse:
     and url(), which would read the machine's files or its network. It does not refuse SELECT …
     INTO OUTFILE, which chDB writes: the worker's `/query` refuses that itself (streams/web.py)."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, limits: QueryLimits | None = None) -> None:
+        """`limits`: each query's longest run and most memory, set before `read_only` forbids settings."""
         import chdb
 
         path.mkdir(parents=True, exist_ok=True)
@@ -82,6 +83,8 @@ class ChdbWarehouse:
         # Binary columns (the rollups' aggregate states) come out as valid UTF-8 JSON, not as bytes
         # the JSON reader refuses.
         self._conn.query("SET output_format_json_validate_utf8 = 1")
+        for name, value in (limits.settings() if limits else {}).items():
+            self._conn.query(f"SET {name} = {value}")
         if read_only:
             self._conn.query("SET readonly = 1")
 
@@ -119,28 +122,56 @@ class ChdbWarehouse:
             self._conn.close()
 
 
-class ServerWarehouse:
-    """A ClickHouse server through clickhouse-driver (native protocol)."""
+class QueryLimits(NamedTuple):
+    """What one read may take: its run and its memory (`query_max_seconds`, `query_max_memory_bytes`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    seconds: float
+    memory_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> QueryLimits:
+        return cls(settings.query_max_seconds, settings.query_max_memory_bytes)
+
+    def settings(self) -> dict[str, float | int]:
+        return {"max_execution_time": self.seconds, "max_memory_usage": self.memory_bytes}
+
+
+class ServerWarehouse:
+    """A ClickHouse server through clickhouse-driver (native protocol). A `reader` connects as
+    `clickhouse_reader_user` when one is configured — a readonly=1 user whose profile sets the
+    limits, so the server itself refuses writes, url(), remote() and settings — and otherwise as
+    `clickhouse_user`, with the limits sent with each read."""
+
+    def __init__(self, settings: Settings, *, reader: bool = False) -> None:
         from clickhouse_driver import Client
 
-        self._admin = Client(
-            host=settings.clickhouse_host,
-            port=settings.clickhouse_port,
-            user=settings.clickhouse_user,
-            password=settings.clickhouse_password.get_secret_value(),
-            secure=settings.clickhouse_secure,
-        )
-        self._admin.execute(f"CREATE DATABASE IF NOT EXISTS {_checked(settings.clickhouse_database)}")
+        as_reader = reader and bool(settings.clickhouse_reader_user)
+        user = settings.clickhouse_reader_user if as_reader else settings.clickhouse_user
+        secret = settings.clickhouse_reader_password if as_reader else settings.clickhouse_password
+        password = secret.get_secret_value()
+        if not reader:
+            admin = Client(
+                host=settings.clickhouse_host,
+                port=settings.clickhouse_port,
+                user=user,
+                password=password,
+                secure=settings.clickhouse_secure,
+            )
+            admin.execute(f"CREATE DATABASE IF NOT EXISTS {_checked(settings.clickhouse_database)}")
+            admin.disconnect()
         self._client = Client(
             host=settings.clickhouse_host,
             port=settings.clickhouse_port,
-            user=settings.clickhouse_user,
-            password=settings.clickhouse_password.get_secret_value(),
+            user=user,
+            password=password,
             database=settings.clickhouse_database,
             secure=settings.clickhouse_secure,
         )
+        self._read_settings: dict[str, Any] = {"max_query_size": MAX_QUERY_SIZE}
+        if reader and not as_reader:
+            self._read_settings |= QueryLimits.of(settings).settings()
+        if as_reader:
+            self._read_settings = {}  # a readonly=1 user may set nothing; its profile holds what it may
         self._lock = threading.Lock()
 
     def execute(self, sql: str) -> None:
@@ -149,9 +180,7 @@ class ServerWarehouse:
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         with self._lock:
-            rows, columns = self._client.execute(
-                sql, with_column_types=True, settings={"max_query_size": MAX_QUERY_SIZE}
-            )
+            rows, columns = self._client.execute(sql, with_column_types=True, settings=self._read_settings)
         names = [name for name, _ in columns]
         return [orjson.loads(orjson.dumps(dict(zip(names, row, strict=True)), default=str)) for row in rows]
 
@@ -174,7 +203,6 @@ class ServerWarehouse:
 
     def close(self) -> None:
         self._client.disconnect()
-        self._admin.disconnect()
 
 
 READER_USER = "reader"
@@ -208,11 +236,14 @@ def reader_authorization(settings: Settings) -> str:
 class WorkerReader:
     """Read-only SQL through the running worker (the only process that may open an embedded chDB)."""
 
-    def __init__(self, settings: Settings, *, after_inserts: bool = False) -> None:
+    def __init__(self, settings: Settings, *, after_inserts: bool = False, adhoc: bool = False) -> None:
         """`after_inserts`: each read waits for the inserts the worker has begun, and sees their
-        batches in every table or not at all (streams/web.py)."""
+        batches in every table or not at all (streams/web.py). `adhoc`: a person's query (the CLI),
+        which waits for an ad-hoc slot so that one connection stays free for the services."""
         self._url = f"http://{settings.worker_web_host}:{settings.worker_web_port}/query"
         self._extra = {"after_inserts": "1"} if after_inserts else {}
+        if adhoc:
+            self._extra["adhoc"] = "1"
         self._authorization = reader_authorization(settings)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
@@ -264,14 +295,15 @@ def open_reads(settings: Settings) -> ReadPool:
     after the writer, which runs the migrations) or clients of the server."""
     connections = range(max(1, settings.worker_read_connections))
     if settings.warehouse == "clickhouse":
-        return ReadPool([ServerWarehouse(settings) for _ in connections])
-    return ReadPool([ChdbWarehouse(settings.chdb_dir, read_only=True) for _ in connections])
+        return ReadPool([ServerWarehouse(settings, reader=True) for _ in connections])
+    limits = QueryLimits.of(settings)
+    return ReadPool([ChdbWarehouse(settings.chdb_dir, read_only=True, limits=limits) for _ in connections])
 
 
 def open_reader(settings: Settings) -> Reader:
     """Who answers read queries for a process other than the worker."""
     if settings.warehouse == "clickhouse":
-        return ServerWarehouse(settings)
+        return ServerWarehouse(settings, reader=True)
     return WorkerReader(settings)
 
 

@@ -37,19 +37,30 @@ class QueryRefused(ValueError):
 
 class Queries:
     """The SQL `/query` runs: one read-only statement, on `reads` in the threads of `beside`, or
-    with `after_inserts` in the warehouse thread the inserts run in, once those already begun end."""
+    with `after_inserts` in the warehouse thread the inserts run in, once those already begun end.
+    A person's query (`adhoc`: the CLI, and everything on /clickhouse) first takes one of the
+    `adhoc` slots, one fewer than the read connections: a connection stays free for the services."""
 
-    def __init__(self, reads: Reader, beside: Executor, after_inserts: Executor) -> None:
-        self._reads, self._beside, self._after_inserts = reads, beside, after_inserts
+    def __init__(self, reads: Reader, beside: Executor, after_inserts: Executor, adhoc: asyncio.Semaphore) -> None:
+        self._reads, self._beside, self._after_inserts, self._adhoc = reads, beside, after_inserts, adhoc
 
-    async def rows(self, sql: str, *, after_inserts: bool = False) -> list[dict[str, Any]]:
+    async def rows(self, sql: str, *, after_inserts: bool = False, adhoc: bool = False) -> list[dict[str, Any]]:
         statement = sql.strip().rstrip(";")
         if not _READ_ONLY.match(statement) or ";" in statement:
             raise QueryRefused("sql: one SELECT/WITH/SHOW/DESCRIBE statement expected")
         if INTO_OUTFILE.search(statement):
             raise QueryRefused("sql: INTO OUTFILE would write a file on the worker's machine")
         executor = self._after_inserts if after_inserts else self._beside
-        return await asyncio.get_running_loop().run_in_executor(executor, self._reads.query, statement)
+        run = asyncio.get_running_loop().run_in_executor
+        if not adhoc:
+            return await run(executor, self._reads.query, statement)
+        async with self._adhoc:
+            return await run(executor, self._reads.query, statement)
+
+
+def adhoc_slots(read_connections: int) -> asyncio.Semaphore:
+    """How many people's queries may run at once: all read connections but one (at least one)."""
+    return asyncio.Semaphore(max(1, read_connections - 1))
 
 
 def register_pages(
@@ -73,8 +84,9 @@ def register_pages(
             except ClickHouseError as exc:
                 return self.json({"error": str(exc)}, status=401)
             after_inserts = request.query.get("after_inserts") in ("1", "true")
+            adhoc = request.query.get("adhoc") in ("1", "true")
             try:
-                rows = await queries.rows(request.query.get("sql", ""), after_inserts=after_inserts)
+                rows = await queries.rows(request.query.get("sql", ""), after_inserts=after_inserts, adhoc=adhoc)
             except QueryRefused as exc:
                 return self.json({"error": str(exc)}, status=400)
             except Exception as exc:  # the warehouse's message is the useful answer here

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from streams.warehouse import MIGRATIONS_DIR, ChdbWarehouse, ReadPool, WarehouseError, migrate
-from streams.web import Queries
+from streams.warehouse import MIGRATIONS_DIR, ChdbWarehouse, QueryLimits, ReadPool, WarehouseError, migrate
+from streams.web import Queries, adhoc_slots
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def test_every_table_states_its_engine_and_sorting_key(warehouse):
 def test_a_query_beside_the_inserts_answers_during_one_and_a_query_after_them_once_it_ended(warehouse):
     warehouse.execute("CREATE TABLE probe_slow (x UInt64) ENGINE = MergeTree ORDER BY x")
     inserts, beside = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
-    queries = Queries(ReadPool([ChdbWarehouse(warehouse.path, read_only=True)]), beside, inserts)
+    queries = Queries(ReadPool([ChdbWarehouse(warehouse.path, read_only=True)]), beside, inserts, adhoc_slots(1))
     count = "SELECT count() AS n FROM probe_slow"
 
     async def during_and_after() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
@@ -91,3 +91,44 @@ def test_a_read_only_connection_refuses_what_is_not_a_plain_read(warehouse, sql)
         assert reader.query("SELECT count() AS n FROM numbers(3)") == [{"n": 3}]
     finally:
         reader.close()
+
+
+def test_a_read_connection_stops_a_query_past_its_time_or_its_memory(warehouse):
+    reader = ChdbWarehouse(warehouse.path, read_only=True, limits=QueryLimits(seconds=1, memory_bytes=100 * 1024**2))
+    try:
+        with pytest.raises(RuntimeError, match="TIMEOUT_EXCEEDED"):
+            reader.query("SELECT count() FROM numbers(100000000000)")
+        with pytest.raises(RuntimeError, match="MEMORY_LIMIT_EXCEEDED"):
+            reader.query("SELECT groupArray(number) FROM numbers(100000000)")
+        with pytest.raises(RuntimeError, match="readonly mode"):
+            reader.query("SELECT 1 SETTINGS max_execution_time = 100")  # the limits cannot be lifted
+        assert reader.query("SELECT count() AS n FROM numbers(3)") == [{"n": 3}]
+    finally:
+        reader.close()
+
+
+def test_peoples_queries_take_turns_and_leave_a_connection_to_the_services(warehouse):
+    """Two read connections, one ad-hoc slot: a second person's query waits for the first, a
+    service's runs beside it."""
+    pool = ReadPool([ChdbWarehouse(warehouse.path, read_only=True) for _ in range(2)])
+    beside = ThreadPoolExecutor(3)
+    queries = Queries(pool, beside, beside, adhoc_slots(2))
+    slow = "SELECT count() AS n FROM numbers(1500) WHERE sleepEachRow(0.001) = 0"
+    order: list[str] = []
+
+    async def run(name: str, sql: str, adhoc: bool) -> None:
+        await queries.rows(sql, adhoc=adhoc)
+        order.append(name)
+
+    async def three() -> None:
+        first = asyncio.create_task(run("person 1", slow, True))
+        await asyncio.sleep(0.2)
+        second = asyncio.create_task(run("person 2", "SELECT 1", True))
+        service = asyncio.create_task(run("service", "SELECT 1", False))
+        await asyncio.gather(first, second, service)
+
+    try:
+        asyncio.run(three())
+    finally:
+        beside.shutdown()
+    assert order == ["service", "person 1", "person 2"]

@@ -61,3 +61,13 @@ def test_our_services_run_modules_that_exist_and_read_clickhouse_as_a_server():
         assert importlib.util.find_spec(module) is not None, module
         assert service["environment"]["TONGFANG_WAREHOUSE"] == "clickhouse"
     assert COMPOSE["services"]["grafana"]["environment"]["GF_INSTALL_PLUGINS"] == "grafana-clickhouse-datasource"
+
+
+def test_services_read_as_the_readonly_reader_and_the_worker_listens_on_loopback():
+    users = (DEPLOY / "clickhouse" / "users.d" / "tongfang.xml").read_text()
+    assert "<reader>" in users
+    assert re.search(r"<reader>\s*<readonly>1</readonly>", users)  # the profile
+    for name in ("worker", "ingest", "notifier", "regulator"):
+        assert COMPOSE["services"][name]["environment"]["TONGFANG_CLICKHOUSE_READER_USER"] == "reader", name
+    assert "TONGFANG_WORKER_WEB_HOST" not in COMPOSE["services"]["worker"]["environment"]
+    assert Settings().worker_web_host == "127.0.0.1"
