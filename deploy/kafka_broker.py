@@ -168,9 +168,23 @@ class KafkaBroker:
             start_new_session=True,
             umask=0o077,  # its log segments hold every event: the owner's only
         )
-        self.pid_file.write_text(str(self.process.pid))
+        self.pid_file.write_text(f"{self.process.pid} {_start_time(self.process.pid)}")
         self.wait_ready(timeout)
         return self
+
+    name = "kafka"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.process.poll() if self.process is not None else None
+
+    def tail(self, chars: int = 3000) -> str:
+        log = self.data_dir / "kafka.log"
+        return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -221,11 +235,32 @@ class KafkaBroker:
         self.stop(signal.SIGKILL, timeout=10)
 
     def _pid(self) -> int | None:
+        """Our broker's process: the one we started, or the one the PID file names if it is still
+        that process (same start time, running kafka.Kafka on this directory's config) — never a
+        process that took the number since, nor another stack's broker."""
         if self.process is not None:
             return self.process.pid
-        if self.pid_file.exists():
-            return int(self.pid_file.read_text())
-        return None
+        if not self.pid_file.exists():
+            return None
+        pid_text, _, started = self.pid_file.read_text().strip().partition(" ")
+        pid = int(pid_text)
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None  # gone
+        config = str(self.data_dir / "server.properties").encode()
+        if b"kafka.Kafka" not in command or config not in command or started != _start_time(pid):
+            return None
+        return pid
+
+
+def _start_time(pid: int) -> str:
+    """When `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); "" if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def _alive(pid: int) -> bool:

@@ -91,7 +91,7 @@ def _supervise(stack: LocalStack, restarts: list[float], now: float) -> bool:
         return False
     try:
         revived = stack.revive()
-    except ServiceError as exc:
+    except (ServiceError, RuntimeError) as exc:  # a service, or Kafka (KafkaStartError)
         print(f"could not start it again: {exc}", flush=True)
         return False
     for name, code in revived:
@@ -111,8 +111,12 @@ def _simulate(settings: Settings, sites: int) -> None:
         time.sleep(30)
         later = datetime.now(ZoneInfo("Asia/Shanghai"))
         live = list(city.events(now, (later - now).total_seconds() / 3600, history_from))
-        if live:
-            asyncio.run(to_http(settings, city, live, rate=0, size=500))
+        try:
+            if live:
+                asyncio.run(to_http(settings, city, live, rate=0, size=500))
+        except Exception as exc:  # ingest answering 503 while Kafka restarts: these go again next round
+            print(f"simulator: {exc!r}; trying again in 30 s", flush=True)
+            continue
         now = later
 
 

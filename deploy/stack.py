@@ -4,6 +4,7 @@ waited for and stopped by PID. `make run` and the end-to-end tests both use it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from deploy.kafka_broker import KafkaBroker
 from deploy.settings import Settings
@@ -89,11 +91,46 @@ class Service:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
 
+class StackLock:
+    """`<data_dir>/stack.lock`, held (flock) by the process that runs the stack on that directory:
+    a second `make run` on it stops before touching anything, and says who holds it. The kernel
+    lets go of it when the holder exits, however it exits."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "stack.lock"
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ServiceError(
+                f"a stack is already running on {self.path.parent} ({holder}); stop it (Ctrl-C in its terminal) "
+                "or set TONGFANG_DATA_DIR and the ports for a second one"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
 @dataclass
 class LocalStack:
     settings: Settings
     broker: KafkaBroker | None = None
     services: dict[str, Service] = field(default_factory=dict)
+    lock: StackLock | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, own_kafka: bool = True) -> LocalStack:
@@ -155,6 +192,9 @@ class LocalStack:
 
         self.settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.settings.data_dir.chmod(0o700)
+        lock = StackLock(self.settings.data_dir)
+        lock.acquire()  # before anything is started, or stopped: what runs there is another stack's
+        self.lock = lock
         try:
             if self.broker is not None:
                 self.broker.start()
@@ -169,20 +209,32 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        """Stop what this stack started (nothing, if it never held the directory's lock)."""
+        if self.lock is None:
+            return
         for service in reversed(self.services.values()):
             service.stop()
         if self.broker is not None:
             self.broker.stop()
+        self.lock.release()
+        self.lock = None
 
-    def dead(self) -> list[Service]:
-        return [service for service in self.services.values() if not service.running]
+    def dead(self) -> list[Service | KafkaBroker]:
+        """Our processes that have exited: Kafka (when the stack runs its own), then the services."""
+        down: list[Service | KafkaBroker] = [self.broker] if self.broker and not self.broker.running else []
+        return down + [service for service in self.services.values() if not service.running]
 
     def revive(self) -> list[tuple[str, int | None]]:
         """Start again each of our processes that has exited, and wait until it answers; return
         each one's name and exit code (a worker that found itself stalled exits with
         `streams.watchdog.EXIT_STALLED`)."""
-        revived = []
+        revived: list[tuple[str, int | None]] = []
+        if self.broker is not None and not self.broker.running:
+            revived.append(("kafka", self.broker.exit_code))
+            self.broker.start()
         for service in self.dead():
+            if not isinstance(service, Service):
+                continue
             code = service.process.poll() if service.process is not None else None
             service.process = None
             service.start().wait_ready()

@@ -53,6 +53,7 @@ from streams.sink import (
     next_offsets,
 )
 from streams.stream import Stream, take_batches
+from streams.topics import kafka_reachable
 from streams.warehouse import Reader, ReadPool, Warehouse, reader_password
 from streams.watchdog import Watchdog, exit_stalled
 from streams.web import Queries, adhoc_slots, register_pages
@@ -398,7 +399,8 @@ def create_app(settings: Settings, warehouse: Warehouse, catalogue: Catalogue, r
     raw = reads if isinstance(reads, ReadPool) and settings.warehouse == "chdb" else None
     adhoc = adhoc_slots(settings.worker_read_connections)
     clickhouse = ClickHouseHttp(raw, beside, reader_password(settings), adhoc)
-    register_pages(app, Queries(reads, beside, executor, adhoc), clickhouse, report)
+    queries = Queries(reads, beside, executor, adhoc)
+    register_pages(app, queries, clickhouse, report, lambda: kafka_reachable(settings.kafka_bootstrap))
     return app
 
 

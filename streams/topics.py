@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TypeVar
@@ -58,6 +59,15 @@ def _append_time(admin: KafkaAdminClient, topic: str) -> None:
     current = described.get("topic", {}).get(topic, {}).get("message.timestamp.type", {}).get("value")
     if current != EVENTS_CONFIG["message.timestamp.type"]:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=EVENTS_CONFIG)])
+
+
+def kafka_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
+    """Whether a broker of `bootstrap` accepts a connection (what /health reports)."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        with contextlib.suppress(OSError), socket.create_connection((host or "127.0.0.1", int(port)), timeout):
+            return True
+    return False
 
 
 @lru_cache(maxsize=1 << 16)  # murmur2 is pure Python; a city has thousands of sites, not millions

@@ -64,12 +64,18 @@ def adhoc_slots(read_connections: int) -> asyncio.Semaphore:
 
 
 def register_pages(
-    app: faust.App, queries: Queries, clickhouse: ClickHouseHttp, stats: Callable[[], dict[str, Any]]
+    app: faust.App,
+    queries: Queries,
+    clickhouse: ClickHouseHttp,
+    stats: Callable[[], dict[str, Any]],
+    kafka: Callable[[], bool] = lambda: True,
 ) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok"})
+            if not await asyncio.to_thread(kafka):
+                return self.json({"status": "unavailable", "kafka": "unreachable"}, status=503)
+            return self.json({"status": "ok", "kafka": "ok"})
 
     @app.page("/stats")
     class Stats(View):

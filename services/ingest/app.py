@@ -2,7 +2,7 @@
 
 POST /v1/events       one event (JSON object) or a batch (JSON array), Bearer token of the enterprise
 GET  /v1/assignments  alerts regulators assigned (督办) to the enterprise at the alert desk, newest first
-GET  /health          liveness
+GET  /health          liveness; 503 while Kafka is unreachable
 GET  /openapi.json, /docs
 """
 
@@ -26,6 +26,7 @@ from services.ingest.producer import EventProducer
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Enterprise, Registry
+from streams.topics import kafka_reachable
 from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.ingest")
@@ -178,7 +179,9 @@ def create_app(
     document = _json.encode(openapi_document(settings))
 
     async def health(_: web.Request) -> web.Response:
-        return _json_response({"status": "ok"}, 200)
+        if not await asyncio.to_thread(kafka_reachable, settings.kafka_bootstrap):
+            return _json_response({"status": "unavailable", "kafka": f"unreachable at {settings.kafka_bootstrap}"}, 503)
+        return _json_response({"status": "ok", "kafka": "ok"}, 200)
 
     async def openapi(_: web.Request) -> web.Response:
         return web.Response(body=document, content_type="application/json")

@@ -134,8 +134,7 @@ def test_worker_kill_broker_kill_and_stack_restart_lose_and_double_nothing(tmp_p
         assert unacknowledged == during[:50], "nothing may be accepted while Kafka cannot acknowledge"
         leftover += unacknowledged + [e for e in parts[1][len(parts[1]) // 2 :] if e not in during[:50]]
         stack.broker.start()
-        for service in stack.dead():
-            service.start().wait_ready()
+        stack.revive()
         deadline = time.monotonic() + 120
         while leftover and time.monotonic() < deadline:
             leftover = client.send(leftover)
