@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.clickhouse import DATASOURCE_UID, FORMAT_TABLE, PLUGIN
+from dashboards.spec import OPEN_NOW
 
 FOLDER = "人物同防"
 FOLDER_UID = "tongfang"
 CONTACT_POINT = "人物同防值班"
 
-OPEN = (
-    "alert_type = 'alert.raised' AND alert_id NOT IN (SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved')"
-)
+OPEN = OPEN_NOW  # an alert rule asks about now
 
 RULES: list[dict[str, str]] = [
     {

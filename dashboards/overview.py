@@ -29,20 +29,20 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "消毒合规率",
             "stat",
-            "SELECT if(b.batches = 0, 1, greatest(0, 1 - a.late / b.batches)) AS `消毒合规率` "
+            "SELECT if(b.batches = 0, NULL, greatest(0, 1 - a.late / b.batches)) AS `消毒合规率` "
             f"FROM (SELECT sum(n) AS batches FROM ({first_batches('event_type', NEEDING_DISINFECTION)})) AS b "
             "CROSS JOIN (SELECT uniqExact((site_id, subject_id)) AS late FROM alerts "
             "WHERE alert_type = 'alert.raised' AND rule_id IN ('DIS-IMPORT', 'DIS-DOMESTIC') "
             f"AND $__timeFilter(deadline) AND {SCOPE_BY_SITE}) AS a",
             ("消毒合规率",),
-            "所选时段内首次到达的需消毒批次中，在时限内有消毒记录的比例（按规则目录时限）。",
+            "所选时段内首次到达的需消毒批次中，在时限内有消毒记录的比例（按规则目录时限）；无批次时显示无数据。",
             unit="percentunit",
             width=4,
         ),
         PanelSpec(
             "健康监测合规率",
             "stat",
-            "SELECT if(s.shifts = 0, 1, greatest(0, 1 - a.missing / s.shifts)) AS `健康监测合规率` "
+            "SELECT if(s.shifts = 0, NULL, greatest(0, 1 - a.missing / s.shifts)) AS `健康监测合规率` "
             f"FROM (SELECT n AS shifts FROM ({events_total('events_hourly', 'raw_events', SHIFTS)})) AS s "
             "CROSS JOIN (SELECT uniqExact(alert_id) AS missing FROM alerts WHERE alert_type = 'alert.raised' "
             f"AND rule_id = 'STAFF-CHECK' AND $__timeFilter(deadline) AND {SCOPE_BY_SITE}) AS a",
@@ -54,7 +54,7 @@ DASHBOARD = DashboardSpec(
         PanelSpec(
             "核酸检测合规率",
             "stat",
-            "SELECT if(s.people = 0, 1, greatest(0, 1 - a.overdue / s.people)) AS `核酸检测合规率` "
+            "SELECT if(s.people = 0, NULL, greatest(0, 1 - a.overdue / s.people)) AS `核酸检测合规率` "
             f"FROM (SELECT count() AS people FROM staff FINAL WHERE active AND {SCOPE_BY_SITE}) AS s "
             "CROSS JOIN (SELECT uniqExact(subject_id) AS overdue FROM alerts "
             f"WHERE rule_id = 'STAFF-TEST-DUE' AND {OPEN} AND {SCOPE_BY_SITE}) AS a",

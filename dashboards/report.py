@@ -135,6 +135,8 @@ def _e(value: Any) -> str:
 
 
 def _figure(value: Any, unit: str | None) -> str:
+    if value is None:
+        return "无数据"  # a rate of nothing (no batches, no shifts that day): not 100 %
     if unit == "percentunit":
         return f"{float(value) * 100:.1f}%"
     return f"{value:,}" if isinstance(value, int) else str(value)

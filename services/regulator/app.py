@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from dashboards.report import gather, render
+from dashboards.spec import OPEN_NOW
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
@@ -39,9 +40,6 @@ from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.regulator")
 _RULE = re.compile(r"^[A-Z]+(-[A-Z]+)*$")
-OPEN = (
-    "alert_type = 'alert.raised' AND alert_id NOT IN (SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved')"
-)
 
 
 class RegulatorApi:
@@ -64,7 +62,7 @@ class RegulatorApi:
 
     async def open_alerts(self, request: web.Request) -> web.Response:
         regulator = self._regulator(request)
-        conditions = [OPEN, f"startsWith(division_code, {literal(regulator.jurisdiction)})"]
+        conditions = [OPEN_NOW, f"startsWith(division_code, {literal(regulator.jurisdiction)})"]
         severity = request.query.get("severity")
         if severity is not None:
             if severity not in ("critical", "major", "minor"):
@@ -95,7 +93,7 @@ class RegulatorApi:
         if not sites:
             raise Problem(404, "site_id", "no such site in your jurisdiction")
         alerts = await self._query(
-            f"SELECT severity, uniqExact(alert_id) AS open FROM alerts WHERE {OPEN} AND {scope} GROUP BY severity"
+            f"SELECT severity, uniqExact(alert_id) AS open FROM alerts WHERE {OPEN_NOW} AND {scope} GROUP BY severity"
         )
         # raw_events is sorted by hour first: read from today or the site's last hour in the rollup
         # (sorted by site), whichever is earlier, not the site's whole history.

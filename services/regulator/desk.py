@@ -27,7 +27,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from dashboards.spec import OPEN
+from dashboards.spec import OPEN_NOW
 from dashboards.timerange import SHANGHAI
 from deploy.settings import Settings
 from schemas import events
@@ -61,7 +61,7 @@ class Desk:
     async def alerts(self, request: web.Request) -> web.Response:
         session = self.console.signed_in(request)
         scope = literal(session.regulator.jurisdiction)
-        conditions = [OPEN, f"startsWith(division_code, {scope})"]
+        conditions = [OPEN_NOW, f"startsWith(division_code, {scope})"]
         severity = request.query.get("severity")
         if severity:
             if severity not in ("critical", "major", "minor"):
