@@ -20,8 +20,9 @@ from aiohttp import web
 
 from deploy.settings import Settings
 from schemas import events
+from services.ingest.docs import docs_page
 from services.ingest.intake import KafkaRecord, Outcome, assess, http_status, pack, summarize
-from services.ingest.openapi import docs_page, openapi_document
+from services.ingest.openapi import openapi_document
 from services.ingest.producer import EventProducer
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
@@ -177,6 +178,7 @@ def create_app(
     )
     app = web.Application(middlewares=[problems], client_max_size=settings.ingest_max_body_bytes + 1)
     document = _json.encode(openapi_document(settings))
+    page = docs_page(settings)
 
     async def health(_: web.Request) -> web.Response:
         if not await asyncio.to_thread(kafka_reachable, settings.kafka_bootstrap):
@@ -187,7 +189,7 @@ def create_app(
         return web.Response(body=document, content_type="application/json")
 
     async def docs(_: web.Request) -> web.Response:
-        return web.Response(text=docs_page(settings), content_type="text/html")
+        return web.Response(text=page, content_type="text/html")
 
     async def forget_old_ids(_: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_forget_old_ids(registry, settings.dedupe_window_days))

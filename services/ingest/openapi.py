@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import msgspec
@@ -87,22 +86,3 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
-
-
-def docs_page(settings: Settings) -> str:
-    """A self-contained page (no CDN) that lists the operations and links the document."""
-    document = openapi_document(settings)
-    rows = "".join(
-        f"<tr><td>{method.upper()}</td><td><code>{html.escape(path)}</code></td>"
-        f"<td>{html.escape(spec.get('summary', ''))}</td></tr>"
-        for path, methods in document["paths"].items()
-        for method, spec in methods.items()
-    )
-    types = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in sorted(document["components"]["schemas"]))
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Tongfang ingest API</title></head><body>"
-        f"<h1>Tongfang ingest API</h1><p>{html.escape(document['info']['description'])}</p>"
-        f"<table border='1' cellpadding='4'><tr><th>method</th><th>path</th><th></th></tr>{rows}</table>"
-        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a></p>"
-        f"<h2>Schemas</h2><ul>{types}</ul></body></html>"
-    )
