@@ -7,6 +7,7 @@ GET /v1/alerts/open[?severity=critical&rule=DIS-IMPORT]
 GET /v1/sites/{site_id}
 GET /v1/jurisdictions/{code}/daily?date=YYYY-MM-DD
 GET /v1/reports/daily?date=YYYY-MM-DD[&jurisdiction=code]    (text/html)
+GET /openapi.json                                             (services/regulator/openapi.py)
 
 The same service serves the regulators' console (services/regulator/console.py) to browsers.
 """
@@ -33,6 +34,7 @@ from services.regulator.console import DIVISION_PREFIX, SITE_ID, Console, add_ro
 from services.regulator.desk import Desk, Publisher
 from services.regulator.divisions import Divisions
 from services.regulator.ledgers import Ledgers, parse_day
+from services.regulator.openapi import openapi_document
 from services.regulator.reporting import Reporting
 from services.regulator.sites import Sites
 from streams.compliance.catalogue import load as load_catalogue
@@ -170,7 +172,13 @@ def create_app(
     async def health(_: web.Request) -> web.Response:
         return json_response({"status": "ok"})
 
+    document = openapi_document()
+
+    async def openapi(_: web.Request) -> web.Response:
+        return json_response(document)
+
     app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/v1/alerts/open", api.open_alerts)
     app.router.add_get("/v1/sites/{site_id}", api.site)
     app.router.add_get("/v1/jurisdictions/{code}/daily", api.daily)

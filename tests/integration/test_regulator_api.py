@@ -119,3 +119,33 @@ def test_json_carries_chinese_as_it_is(seeded, tmp_path):
     text = asyncio.run(go())
     assert "未按时消毒" in text  # a rule's title, unescaped
     assert "\\u" not in text
+
+
+def test_openapi_documents_every_v1_route_and_real_answers_match_it(call, seeded, tmp_path):
+    import jsonschema
+
+    from services.regulator.app import create_app
+
+    status, document = call(None, "/openapi.json")
+    assert status == 200
+    routes = {
+        (route.method.lower(), route.resource.canonical)
+        for route in create_app(Registry(tmp_path / "r.sqlite"), seeded).router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/v1/") and route.method != "HEAD"
+    }
+    documented = {(method, path) for path, methods in document["paths"].items() for method in methods}
+    assert routes == documented
+
+    def check(path: str, template: str, status: int = 200) -> None:
+        answered, body = call("city", path)
+        assert answered == status, body
+        schema = document["paths"][template]["get"]["responses"][str(status)]["content"]["application/json"]["schema"]
+        jsonschema.validate(body, {**schema, "components": document["components"]})
+
+    check("/v1/alerts/open", "/v1/alerts/open")
+    check("/v1/sites/hz-intl-01", "/v1/sites/{site_id}")
+    check("/v1/sites/nowhere-01", "/v1/sites/{site_id}", 404)
+    check("/v1/jurisdictions/3301/daily?date=2026-11-23", "/v1/jurisdictions/{code}/daily")
+    check("/v1/jurisdictions/3301/daily?date=2026-11-20", "/v1/jurisdictions/{code}/daily")  # rates null
+    check("/v1/alerts/open?severity=urgent", "/v1/alerts/open", 422)
+    check("/v1/jurisdictions/31/daily", "/v1/jurisdictions/{code}/daily", 403)
