@@ -122,7 +122,8 @@ def test_phone_number_is_rejected_but_long_digit_runs_in_ids_are_not():
         events.decode(_with(body, "payload.description", "联系 13912345678"))
     assert "phone" in caught.value.reason
     # A pseudonym's hex digits and a 12-digit batch number are not personal data.
-    assert events.decode(_with(factories.examples()["parcels.received"], "payload.batch_id", "202611230001"))
+    batch = events.decode(_with(factories.examples()["parcels.received"], "payload.batch_id", "202611230001"))
+    assert batch.payload.batch_id == "202611230001"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -137,7 +138,8 @@ def test_phone_number_after_any_byte_but_a_letter_or_digit_is_rejected(text):
 
 def test_eleven_digits_inside_a_word_are_not_a_phone_number():
     body = factories.examples()["anomaly.reported"]
-    assert events.decode(_with(body, "payload.description", "批次A13912345678"))
+    report = events.decode(_with(body, "payload.description", "批次A13912345678"))
+    assert report.payload.description == "批次A13912345678"  # type: ignore[union-attr]
 
 
 def test_sender_cannot_smuggle_a_plain_staff_id_number_as_pseudonym():
@@ -182,7 +184,7 @@ def test_events_are_frozen():
     event = events.decode(orjson.dumps(factories.examples()["parcels.received"]))
     with pytest.raises(AttributeError):
         event.site_id = "elsewhere"  # type: ignore[misc]
-    assert msgspec.structs.replace(event, site_id="elsewhere").site_id == "elsewhere"
+    assert event.site_id == factories.examples()["parcels.received"]["site_id"]
 
 
 @pytest.mark.parametrize("offset", ["+08:00", "Z", "-05:30"])
