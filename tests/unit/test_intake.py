@@ -168,3 +168,68 @@ def test_events_dated_in_the_future_are_rejected_naming_occurred_at(registry):
     later = factories.parcels_received(at=factories.BASE_TIME + timedelta(hours=2))
     intake = assess(raws(later), ENT_A, registry, set(), now=factories.BASE_TIME)
     assert (intake.outcomes[0].field, intake.outcomes[0].problem) == ("occurred_at", "invalid")
+
+
+def test_a_mixed_batch_gets_one_outcome_per_event_in_order_and_only_the_valid_one_is_accepted(registry):
+    """[invalid, wrong enterprise, unregistered site, valid]: a rejection does not stop the rest."""
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
+    invalid = factories.health_checked(temperature=50)
+    wrong_enterprise = factories.parcels_received(enterprise="ent-b")
+    unregistered = factories.parcels_received(site="nowhere")
+    valid = factories.parcels_received(batch="B-ok")
+    intake = assess(raws(invalid, wrong_enterprise, unregistered, valid), ENT_A, registry, set(), NOW)
+    assert [(o.index, o.status, o.event_id, o.field, o.problem) for o in intake.outcomes] == [
+        (0, "rejected", invalid["event_id"], "payload.temperature", "invalid"),
+        (1, "rejected", wrong_enterprise["event_id"], "enterprise_id", "forbidden"),
+        (2, "rejected", unregistered["event_id"], "site_id", "forbidden"),
+        (3, "accepted", valid["event_id"], None, None),
+    ]
+    assert [o.reason for o in intake.outcomes[1:3]] == [
+        "does not match the credentials (expected ent-a)",
+        "the site is not registered; post site.registered first",
+    ]
+    assert [index for index, _ in intake.accepted] == [3]
+
+
+def test_later_events_still_get_outcomes_after_conflicts_and_a_duplicate(registry):
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
+    again = factories.parcels_received(batch="B-2")
+    reused = {**factories.parcels_received(batch="B-3"), "event_id": again["event_id"]}
+    last = factories.parcels_received(batch="B-4")
+    taken = factories.parcels_received(batch="B-5")
+    registry.remember_event_ids("ent-b", [uuid.UUID(taken["event_id"])])  # another enterprise's id
+    intake = assess(raws(taken, again, again, reused, last), ENT_A, registry, set(), NOW)
+    assert [(o.index, o.status, o.problem) for o in intake.outcomes] == [
+        (0, "rejected", "conflict"),
+        (1, "accepted", None),
+        (2, "duplicate", None),
+        (3, "rejected", "conflict"),
+        (4, "accepted", None),
+    ]
+    assert intake.outcomes[0].reason == "this event_id is already taken"
+
+
+def test_a_lost_registration_race_rejects_that_sites_events_and_keeps_the_rest(registry, tmp_path):
+    """Another ingest process claims site-b1 between this request's lookup and its claim."""
+    assess(raws(factories.site_registered()), ENT_A, registry, set(), NOW)
+    other = Registry(tmp_path / "ingest.sqlite")
+    claim = registry.claim_sites
+
+    def claimed_first_by_b(enterprise_id: str, site_ids: object) -> None:
+        other.claim_sites("ent-b", ["site-b1"])
+        claim(enterprise_id, site_ids)
+
+    registry.claim_sites = claimed_first_by_b
+    contested = factories.site_registered(site="site-b1")
+    its_receipt = factories.parcels_received(site="site-b1")
+    mine = factories.parcels_received(batch="B-mine")
+    intake = assess(raws(contested, its_receipt, mine), ENT_A, registry, set(), NOW)
+    other.close()
+    assert [(o.index, o.status, o.field) for o in intake.outcomes] == [
+        (0, "rejected", "site_id"),
+        (1, "rejected", "site_id"),
+        (2, "accepted", None),
+    ]
+    assert intake.outcomes[0].reason == "the site is registered to another enterprise"
+    assert [index for index, _ in intake.accepted] == [2]
+    assert registry.site_owners(["site-b1"]) == {"site-b1": "ent-b"}
