@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.alerts import AlertRaised
+from streams.compliance.rules.disinfection import ms_of
 from tests import factories
 from tests.unit.rules_harness import Harness, at, policy, site
 
@@ -191,3 +192,89 @@ def test_a_backfilled_check_waits_a_quarter_of_an_hour_of_the_partition_clock():
     h.tick(at(days=2, minutes=16))
     [alert] = h.raised("DIS-IMPORT")
     assert (alert.deadline, alert.at) == (at(hours=1), at(hours=1))  # judged as of its deadline
+
+
+# Boundaries (the catalogue's text decides each: "at the deadline" is in time).
+MS = timedelta(milliseconds=1)
+
+
+def outcome(h: Harness, rule_id: str) -> list[tuple[str, str | None]]:
+    resolved = {r.alert_id: r.late_reason for r in h.resolved(rule_id)}
+    return [(a.subject_id, resolved.get(a.alert_id, "open")) for a in h.raised(rule_id)]
+
+
+def test_an_imported_batch_disinfected_exactly_at_its_deadline_raises_nothing_and_a_millisecond_later_does():
+    on_time = Harness()
+    on_time.feed(site(), received(), disinfected(at(hours=1)))
+    on_time.tick(at(hours=3))
+    assert on_time.raised("DIS-IMPORT") == []
+    late = Harness()
+    late.feed(site(), received(), disinfected(at(hours=1) + MS))
+    late.tick(at(hours=3))
+    assert outcome(late, "DIS-IMPORT") == [("B1", "action_after_deadline")]
+
+
+def test_a_batch_dispatched_at_the_instant_it_was_disinfected_is_not_dispatched_before_it():
+    same = Harness()
+    same.feed(site(), received(), disinfected(at(minutes=30)), dispatched(at(minutes=30)))
+    same.tick(at(hours=3))
+    assert same.raised("DIS-BEFORE-DISPATCH") == []
+    before = Harness()
+    before.feed(site(), received(), disinfected(at(minutes=30) + MS), dispatched(at(minutes=30)))
+    before.tick(at(hours=3))
+    assert [a.subject_id for a in before.raised("DIS-BEFORE-DISPATCH")] == ["B1"]
+
+
+def test_items_disinfected_exactly_at_the_deadline_count_toward_coverage_and_a_top_up_after_it_is_late():
+    h = Harness()
+    h.feed(site(), received(count=100), disinfected(at(minutes=20), count=60), disinfected(at(hours=1), count=40))
+    h.tick(at(hours=3))
+    assert h.raised("DIS-COVERAGE") == []
+    topped_up_late = Harness()
+    topped_up_late.feed(
+        site(), received(count=100), disinfected(at(minutes=20), count=60), disinfected(at(hours=1) + MS, count=40)
+    )
+    topped_up_late.tick(at(hours=3))
+    [alert] = topped_up_late.raised("DIS-COVERAGE")
+    assert (alert.details["received_items"], alert.details["disinfected_items"]) == (100, 60)
+    assert outcome(topped_up_late, "DIS-COVERAGE") == [("B1", "action_after_deadline")]
+
+
+def test_a_batch_received_in_two_parts_counts_both_and_its_deadline_runs_from_the_first():
+    h = Harness()
+    h.feed(site(), received(count=60), received(when=at(minutes=30), count=40), disinfected(at(minutes=50), count=60))
+    h.tick(at(hours=3))
+    [alert] = h.raised("DIS-COVERAGE")
+    assert alert.deadline == at(hours=1)  # the earliest receipt's deadline
+    assert (alert.details["received_items"], alert.details["disinfected_items"]) == (100, 60)
+
+
+def test_an_imported_batch_dispatched_exactly_when_its_rest_period_ends_is_not_early():
+    rest = load_rest()
+    on_time = Harness()
+    on_time.feed(site(), received(), disinfected(at(minutes=30)), dispatched(at() + rest))
+    on_time.tick(at() + rest + timedelta(hours=1))
+    assert on_time.raised("REST-IMPORT") == []
+    early = Harness()
+    early.feed(site(), received(), disinfected(at(minutes=30)), dispatched(at() + rest - MS))
+    early.tick(at() + rest + timedelta(hours=1))
+    [alert] = early.raised("REST-IMPORT")
+    assert alert.subject_kind == "batch"
+    assert alert.details["rest_hours"] == rest / timedelta(hours=1)
+
+
+def test_the_deadline_alert_names_the_batch_its_receipt_and_what_was_found():
+    h = Harness()
+    receipt = received(count=80)
+    h.feed(site(), receipt)
+    h.tick(at(hours=3))
+    [alert] = h.raised("DIS-IMPORT")
+    assert (alert.subject_kind, alert.subject_id, alert.evidence) == ("batch", "B1", [receipt["event_id"]])
+    assert alert.details["received_items"] == 80
+    assert alert.details["disinfected_items"] == 0
+
+
+def load_rest() -> timedelta:
+    from streams.compliance.catalogue import load
+
+    return timedelta(milliseconds=ms_of(load().rule("REST-IMPORT").limits("normal").rest))
