@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.factories import DRIVER, PSEUDONYM
 from tests.unit.rules_harness import Harness, at, ev, policy, site
 
@@ -157,3 +159,67 @@ def test_driver_with_test_recorded_out_of_order_within_lateness_is_fine():
     h.feed(site(), enrolled("driver", staff=DRIVER), departed(at()), lab_result(at(hours=-20), staff=DRIVER, when=at()))
     h.tick(at(hours=1))
     assert h.raised("VEH-DRIVER-TEST") == []
+
+
+# Boundaries (the catalogue's text decides each).
+MS = timedelta(milliseconds=1)
+
+
+def test_a_check_exactly_at_the_cutoff_is_in_time_and_a_millisecond_later_is_late():
+    on_time = Harness()
+    on_time.feed(site(), enrolled(), shift(at(minutes=-30)), checked(at(hours=2)))  # 10:00 exactly
+    on_time.tick(at(hours=4))
+    assert on_time.raised("STAFF-CHECK") == []
+    late = Harness()
+    late.feed(site(), enrolled(), shift(at(minutes=-30)), checked(at(hours=2) + MS))
+    late.tick(at(hours=4))
+    [alert] = late.raised("STAFF-CHECK")
+    assert (alert.subject_kind, alert.details) == ("staff", {"staff_id": PSEUDONYM, "day": "2026-11-23"})
+    assert [r.late_reason for r in late.resolved("STAFF-CHECK")] == ["action_after_deadline"]
+
+
+def test_a_failed_check_at_the_instant_of_the_shift_counts_as_before_it():
+    h = Harness()
+    h.feed(site(), enrolled(), checked(at(), temperature=38.2), shift(at()))
+    h.tick(at(hours=1))
+    [alert] = h.raised("STAFF-WORKED-SICK")
+    assert (alert.subject_kind, alert.details) == ("staff", {"staff_id": PSEUDONYM})
+    after = Harness()
+    after.feed(site(), enrolled(), shift(at()), checked(at() + MS, temperature=38.2))
+    after.tick(at(hours=1))
+    assert after.raised("STAFF-WORKED-SICK") == []
+
+
+def test_a_drivers_test_exactly_24_hours_old_is_valid_and_a_millisecond_older_is_not():
+    valid = Harness()
+    valid.feed(site(), enrolled("driver", staff=DRIVER), lab_result(at(hours=-24), staff=DRIVER), departed(at()))
+    valid.tick(at(hours=1))
+    assert valid.raised("VEH-DRIVER-TEST") == []
+    stale = Harness()
+    stale.feed(site(), enrolled("driver", staff=DRIVER), lab_result(at(hours=-24) - MS, staff=DRIVER), departed(at()))
+    stale.tick(at(hours=1))
+    [alert] = stale.raised("VEH-DRIVER-TEST")
+    assert alert.details["driver_id"] == DRIVER
+
+
+def test_a_fever_alert_names_the_check_and_what_it_found():
+    h = Harness()
+    failed = checked(at(), temperature=37.3, code="yellow")
+    h.feed(site(), enrolled(), failed)
+    h.tick(at(hours=1))
+    [alert] = h.raised("STAFF-FEVER")
+    assert (alert.subject_kind, alert.evidence) == ("staff", [failed["event_id"]])
+    assert alert.details["staff_id"] == PSEUDONYM
+    assert alert.details["temperature"] == 37.3
+    assert alert.details["health_code"] == "yellow"
+
+
+def test_a_temperature_at_the_threshold_is_a_fever_and_just_below_it_is_not():
+    at_threshold = Harness()
+    at_threshold.feed(site(), enrolled(), checked(at(), temperature=37.3))
+    at_threshold.tick(at(hours=1))
+    assert len(at_threshold.raised("STAFF-FEVER")) == 1
+    below = Harness()
+    below.feed(site(), enrolled(), checked(at(), temperature=37.2))
+    below.tick(at(hours=1))
+    assert below.raised("STAFF-FEVER") == []
