@@ -7,7 +7,7 @@ KAFKA_LIB := deploy/kafka/lib
 STAMP := $(VENV)/.installed
 
 .PHONY: install kafka-jars console-assets browser run test lint unit integration schemas dashboards bench soak clean \
-	late-records
+	late-records mutate
 
 install: $(STAMP) kafka-jars console-assets
 
@@ -67,6 +67,22 @@ unit: $(STAMP)
 
 test: install browser lint
 	$(VENV)/bin/pytest -q
+
+# Mutation testing of the rules and intake against the unit tests (about 20 min here; not part of
+# `make test`): mutmut 3.7.0 and pytest 8.4.2 in a tool environment beside ours (.venv-mutate),
+# then a score per file and the survivors (tests/support/mutation.py, tests/mutants.toml).
+MUTATE_ENV := .venv-mutate
+$(MUTATE_ENV)/.ready: $(STAMP)
+	python3 -m venv $(MUTATE_ENV)
+	$(VENV)/bin/python -c "import site; print(site.getsitepackages()[0])" > \
+		$$($(MUTATE_ENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/tongfang-deps.pth
+	$(MUTATE_ENV)/bin/pip install -q "mutmut==3.7.0" "pytest==8.4.2"
+	touch $@
+
+mutate: $(MUTATE_ENV)/.ready
+	rm -rf mutants
+	$(MUTATE_ENV)/bin/mutmut run --max-children 2 > /dev/null || true
+	$(PY) -m tests.support.mutation $(MUTATE_ARGS)
 
 # The late-records property test at length: 500 examples, freshly drawn (about 10 min here).
 late-records: $(STAMP)
