@@ -9,7 +9,7 @@ import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
 from schemas import events
-from services.ingest.intake import assess, http_status, pack
+from services.ingest.intake import Outcome, assess, http_status, pack, summarize
 from services.registry import Enterprise, Registry
 from tests import factories
 
@@ -233,3 +233,21 @@ def test_a_lost_registration_race_rejects_that_sites_events_and_keeps_the_rest(r
     assert intake.outcomes[0].reason == "the site is registered to another enterprise"
     assert [index for index, _ in intake.accepted] == [2]
     assert registry.site_owners(["site-b1"]) == {"site-b1": "ent-b"}
+
+
+def test_the_response_counts_each_status_and_keeps_the_outcomes_in_order():
+    outcomes = [
+        Outcome(0, "accepted", "a"),
+        Outcome(1, "duplicate", "b"),
+        Outcome(2, "rejected", "c", "site_id", "the site is not registered", "forbidden"),
+        Outcome(3, "failed", "d", "$", "Kafka did not acknowledge"),
+        Outcome(4, "accepted", "e"),
+        Outcome(5, "rejected", None, "payload", "bad", "invalid"),
+    ]
+    response = summarize(outcomes)
+    assert (response.accepted, response.duplicates, response.rejected, response.failed) == (2, 1, 2, 1)
+    assert response.results == outcomes
+    assert http_status(outcomes) == 503  # a failure is answered first: the client sends the batch again
+    assert http_status(outcomes[:3]) == 207
+    assert http_status([outcomes[2]]) == 403
+    assert http_status([Outcome(0, "rejected", "x", "event_id", "taken", "conflict")]) == 409

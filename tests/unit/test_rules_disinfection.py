@@ -278,3 +278,31 @@ def load_rest() -> timedelta:
     from streams.compliance.catalogue import load
 
     return timedelta(milliseconds=ms_of(load().rule("REST-IMPORT").limits("normal").rest))
+
+
+def test_a_batch_with_an_open_alert_is_kept_past_retention_and_settled_by_a_record_weeks_later():
+    h = Harness()
+    h.feed(site(), received())
+    h.tick(at(days=20))  # retention is 8 days of the partition's clock: the open alert keeps the batch
+    assert "B1" in h.sites.states["site-a1"]["rules"]["batches"]
+    h.feed(disinfected(at(minutes=30)), received=at(days=20))
+    assert outcome(h, "DIS-IMPORT") == [("B1", "record_after_deadline")]
+
+
+def test_a_settled_batch_is_released_after_retention_and_still_judges_a_dispatch_posted_later():
+    h = Harness()
+    h.feed(site(), received(), disinfected(at(minutes=20)))
+    h.tick(at(days=9))
+    state = h.sites.states["site-a1"]["rules"]
+    assert "B1" not in state["batches"]
+    assert state["released"]["B1"][:3] == [int(at().timestamp() * 1000), int(at(minutes=20).timestamp() * 1000), True]
+    h.feed(dispatched(at(hours=2)), received=at(days=9))
+    h.tick(at(days=9, hours=1))
+    assert h.raised("DIS-BEFORE-DISPATCH") == []
+    early = Harness()
+    early.feed(site(), received(), disinfected(at(minutes=20)))
+    early.tick(at(days=9))
+    early.feed(dispatched(at(minutes=10)), received=at(days=9))  # before its disinfection
+    early.tick(at(days=9, hours=1))
+    assert [a.subject_id for a in early.raised("DIS-BEFORE-DISPATCH")] == ["B1"]
+    assert [a.subject_id for a in early.raised("REST-IMPORT")] == ["B1"]  # and before its rest period

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests import factories
 from tests.factories import DRIVER
 from tests.unit.rules_harness import Harness, at, ev, site
@@ -304,3 +306,33 @@ def test_a_late_sample_settles_the_interval_it_falls_in_whatever_the_order():
     assert sample_outcomes([-29, -21, -10]) == expected
     assert sample_outcomes([-10, -29, -21]) == expected
     assert sample_outcomes([-21, -10, -29]) == expected
+
+
+def test_a_record_exactly_24_hours_late_is_not_late_and_a_millisecond_more_is():
+    h = Harness()
+    h.feed(site())
+    on_time = factories.health_checked(at=at())
+    h.feed(on_time, received=at(hours=24))
+    assert h.raised("LEDGER-LATE") == []
+    late = factories.health_checked(at=at())
+    h.feed(late, received=at(hours=24) + timedelta(milliseconds=1))
+    [alert] = h.raised("LEDGER-LATE")
+    assert alert.evidence == [late["event_id"]]
+    assert alert.at == at(hours=24) + timedelta(milliseconds=1)  # raised when it was received
+    assert alert.deadline == at(hours=16) + timedelta(hours=24)  # the day's end (00:00) plus the allowed delay
+    assert alert.details == {
+        "day": "2026-11-23",
+        "first_event_type": "StaffHealthChecked",
+        "delay_hours": 24.0,
+        "max_delay_hours": 24.0,
+    }
+
+
+def test_records_without_a_receipt_time_and_later_records_of_a_raised_day_raise_nothing_more():
+    h = Harness()
+    h.feed(site(), factories.health_checked(at=at()))  # no received_at: not judged late
+    assert h.raised("LEDGER-LATE") == []
+    h.feed(factories.health_checked(at=at()), received=at(days=3))
+    h.feed(factories.health_checked(at=at(hours=5)), received=at(days=4))  # the same day: no second alert
+    h.feed(factories.health_checked(at=at(days=1)), received=at(days=4))  # the next day: its own
+    assert [a.subject_id for a in h.raised("LEDGER-LATE")] == ["2026-11-23", "2026-11-24"]
