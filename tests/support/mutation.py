@@ -90,12 +90,13 @@ def report(min_score: float) -> int:
             if status in ("survived", "no tests"):
                 score.survivors.append(f"{mutant} ({status})")
     failing = []
-    print(f"{'file':<48} {'killed':>7} {'survived':>9} {'no tests':>9} {'equiv.':>7} {'score':>7}")
+    print(f"{'file':<48} {'killed':>7} {'survived':>9} {'no tests':>9} {'equiv.':>7} {'not run':>8} {'score':>7}")
     for name, score in sorted(scores.items()):
         c = score.counts
+        shown = f"{score.score:>7.1%}" if score.scored else f"{'-':>7}"
         print(f"{name:<48} {c['killed'] + c['timeout']:>7} {c['survived']:>9} {c['no tests']:>9} "
-              f"{c['equivalent']:>7} {score.score:>7.1%}")  # fmt: skip
-        if score.score < min_score:
+              f"{c['equivalent']:>7} {c['not run']:>8} {shown}")  # fmt: skip
+        if score.score < min_score or not score.scored:
             failing.append(name)
     print(f"\nstring mutants (not scored): {strings}; equivalents excused: {len(equivalents)} (tests/mutants.toml)")
     survivors = [s for score in scores.values() for s in score.survivors]
