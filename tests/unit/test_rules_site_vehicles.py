@@ -336,3 +336,50 @@ def test_records_without_a_receipt_time_and_later_records_of_a_raised_day_raise_
     h.feed(factories.health_checked(at=at(hours=5)), received=at(days=4))  # the same day: no second alert
     h.feed(factories.health_checked(at=at(days=1)), received=at(days=4))  # the next day: its own
     assert [a.subject_id for a in h.raised("LEDGER-LATE")] == ["2026-11-23", "2026-11-24"]
+
+
+def test_a_vehicle_parked_at_its_home_base_has_no_dwell_limit_elsewhere_it_has():
+    home = Harness()
+    plan_loop(home, ["A", "B", "A"])
+    home.feed(depart("A", at()), arrive("B", at(hours=1)), depart("B", at(hours=1, minutes=20)))
+    home.feed(arrive("A", at(hours=2)))  # back home, parked overnight
+    home.tick(at(hours=12))
+    assert home.raised("VEH-DWELL") == []
+    away = Harness()
+    plan_loop(away, ["A", "B", "A"])
+    away.feed(depart("A", at()), arrive("B", at(hours=1)))  # stays at B
+    away.tick(at(hours=12))
+    [alert] = away.raised("VEH-DWELL")
+    assert (alert.subject_id, alert.details, alert.deadline) == (
+        f"B|{int(at(hours=1).timestamp() * 1000)}",
+        {"site_id": "B"},
+        at(hours=3),
+    )
+
+
+def test_leaving_exactly_at_the_dwell_limit_is_in_time_and_a_millisecond_later_is_late():
+    MS = timedelta(milliseconds=1)
+    on_time = Harness()
+    plan_loop(on_time, ["A", "B", "A"])
+    on_time.feed(depart("A", at()), arrive("B", at(hours=1)), depart("B", at(hours=3)))
+    on_time.tick(at(hours=12))
+    assert on_time.raised("VEH-DWELL") == []
+    late = Harness()
+    plan_loop(late, ["A", "B", "A"])
+    leave = depart("B", at(hours=3) + MS)
+    late.feed(depart("A", at()), arrive("B", at(hours=1)), leave)
+    late.tick(at(hours=12))
+    assert outcome(late, "VEH-DWELL") == {f"B|{int(at(hours=1).timestamp() * 1000)}": "action_after_deadline"}
+    assert [r.evidence for r in late.resolved("VEH-DWELL")] == [[leave["event_id"]]]
+
+
+def test_a_departure_posted_after_the_dwell_check_settles_it_as_a_late_record():
+    h = Harness()
+    plan_loop(h, ["A", "B", "A"])
+    h.feed(depart("A", at()), arrive("B", at(hours=1)))
+    h.tick(at(hours=4))
+    assert list(outcome(h, "VEH-DWELL").values()) == ["open"]
+    leave = depart("B", at(hours=2))
+    h.feed(leave, received=at(hours=5))
+    assert list(outcome(h, "VEH-DWELL").values()) == ["record_after_deadline"]
+    assert [r.evidence for r in h.resolved("VEH-DWELL")] == [[leave["event_id"]]]
