@@ -383,3 +383,24 @@ def test_a_departure_posted_after_the_dwell_check_settles_it_as_a_late_record():
     h.feed(leave, received=at(hours=5))
     assert list(outcome(h, "VEH-DWELL").values()) == ["record_after_deadline"]
     assert [r.evidence for r in h.resolved("VEH-DWELL")] == [[leave["event_id"]]]
+
+
+def test_a_revised_plan_posted_late_moves_the_deadline_and_settles_the_alert_raised_on_the_old_one():
+    h = Harness()
+    plan_loop(h, ["A", "B"])  # window to 11:00, due 11:30
+    h.feed(depart("A", at()))
+    h.tick(at(hours=4))
+    [raised] = h.raised("VEH-OVERDUE")
+    assert (raised.subject_kind, raised.deadline) == ("vehicle", at(hours=3, minutes=30))
+    revised = {
+        "route_id": "R-1",
+        "vehicle_id": "V-1",
+        "stops": ["A", "B"],
+        "window_start": at().isoformat(),
+        "window_end": at(hours=6).isoformat(),
+    }
+    h.feed(ev("route.planned", revised, at(minutes=-30), site_id="A"), received=at(hours=4))  # made before it left
+    h.feed(arrive("B", at(hours=5)), received=at(hours=5))
+    h.tick(at(hours=8))
+    assert [r.late_reason for r in h.resolved("VEH-OVERDUE")] == ["record_after_deadline"]
+    assert [a.deadline for a in h.raised("VEH-OVERDUE")] == [at(hours=3, minutes=30)]  # none on the new plan
