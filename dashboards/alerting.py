@@ -15,7 +15,6 @@ FOLDER = "人物同防"
 FOLDER_UID = "tongfang"
 CONTACT_POINT = "人物同防值班"
 
-OPEN = OPEN_NOW  # an alert rule asks about now
 
 RULES: list[dict[str, str]] = [
     {
@@ -23,14 +22,14 @@ RULES: list[dict[str, str]] = [
         "title": "邮件快件消毒记录缺失",
         "summary": "有批次超过时限仍无消毒记录，或未消毒即分发。",
         "sql": "SELECT count() AS value FROM (SELECT DISTINCT alert_id FROM alerts "
-        f"WHERE rule_id IN ('DIS-IMPORT', 'DIS-DOMESTIC', 'DIS-BEFORE-DISPATCH') AND {OPEN})",
+        f"WHERE rule_id IN ('DIS-IMPORT', 'DIS-DOMESTIC', 'DIS-BEFORE-DISPATCH') AND {OPEN_NOW})",
     },
     {
         "uid": "tongfang-open-critical",
         "title": "存在未解除的严重预警",
         "summary": "人物同防规则发出的严重预警尚未解除。",
         "sql": "SELECT count() AS value FROM (SELECT DISTINCT alert_id FROM alerts "
-        f"WHERE severity = 'critical' AND {OPEN})",
+        f"WHERE severity = 'critical' AND {OPEN_NOW})",
     },
 ]
 

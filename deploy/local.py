@@ -170,7 +170,7 @@ def _demo_regulator(settings: Settings) -> str:
 
 
 def _print_welcome(settings: Settings, token: str, regulator_token: str) -> None:
-    ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    ingest = settings.ingest_url
     console = f"http://{settings.regulator_host}:{settings.regulator_port}"
     worker = f"http://{settings.worker_web_host}:{settings.worker_web_port}"
     site = DEMO_SITES[1][0]

@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for staff pseudonyms (>= 16 bytes).")
 
     @property
+    def ingest_url(self) -> str:
+        """Where a client on this machine reaches ingest (loopback when it listens on every address)."""
+        wildcard = self.ingest_host in ("0.0.0.0", "::", "")  # noqa: S104 (a listening address, not one we bind)
+        return f"http://{'127.0.0.1' if wildcard else self.ingest_host}:{self.ingest_port}"
+
+    @property
     def ingest_compression_type(self) -> str | None:
         """`ingest_compression` as Kafka clients take it (None: not compressed)."""
         return None if self.ingest_compression == "none" else self.ingest_compression

@@ -97,13 +97,13 @@ _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # or separator 0, letter a, a byte that may start a disguised digit u — a JSON escape, a full-width
 # form, a zero-width character — and anything else a space), a personal number needs eleven 0s in
 # a row or a u. Only then is the text read as above.
+_SEPARATOR_BYTES = b" \t-./()+"  # the ASCII ones of `_SEPARATOR`
 _BYTE_CLASS = bytes(
-    ord("0") if chr(byte).isdigit() or byte in b" \t-./()+" else ord("u") if chr(byte) == "\\"
+    ord("0") if chr(byte).isdigit() or byte in _SEPARATOR_BYTES else ord("u") if chr(byte) == "\\"
     else ord("a") if chr(byte).isalpha() else ord(" ")
     for byte in range(128)
 ) + bytes(ord("u") if byte in (0xC2, 0xE2, 0xEF) else ord(" ") for byte in range(128, 256))  # fmt: skip
 _ELEVEN = b"0" * 11
-_SEPARATOR_BYTES = b" \t-./()+"
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 
 

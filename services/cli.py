@@ -262,9 +262,7 @@ def import_(source: click.utils.LazyFile, backfill: bool, token: str, url: str |
     from services.importer import ImportError_, import_events
 
     settings = Settings()
-    wildcard = settings.ingest_host in ("0.0.0.0", "::", "")  # noqa: S104 (a listening address, not ours to bind)
-    host = "127.0.0.1" if wildcard else settings.ingest_host
-    url = url or f"http://{host}:{settings.ingest_port}"
+    url = url or settings.ingest_url
     name = getattr(source, "name", "-")
     errors = errors or Path("import.errors.jsonl" if name in ("-", "<stdin>") else f"{name}.errors.jsonl")
     max_bytes = min(settings.ingest_max_body_bytes, 4 * 1024 * 1024)

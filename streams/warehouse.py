@@ -167,11 +167,12 @@ class ServerWarehouse:
             database=settings.clickhouse_database,
             secure=settings.clickhouse_secure,
         )
-        self._read_settings: dict[str, Any] = {"max_query_size": MAX_QUERY_SIZE}
-        if reader and not as_reader:
-            self._read_settings |= QueryLimits.of(settings).settings()
-        if as_reader:
-            self._read_settings = {}  # a readonly=1 user may set nothing; its profile holds what it may
+        # A readonly=1 user may set nothing (its profile holds its limits); otherwise reads send them.
+        self._read_settings: dict[str, Any] = (
+            {}
+            if as_reader
+            else {"max_query_size": MAX_QUERY_SIZE, **(QueryLimits.of(settings).settings() if reader else {})}
+        )
         self._lock = threading.Lock()
 
     def execute(self, sql: str) -> None:

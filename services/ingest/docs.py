@@ -134,8 +134,9 @@ def _rules(schema: dict[str, Any]) -> str:
 def docs_page(settings: Settings) -> str:
     document = openapi_document(settings)
     schemas = document["components"]["schemas"]
+    types = event_types(document)
     sections = []
-    for event_type, name, schema, payload in event_types(document):
+    for event_type, name, schema, payload in types:
         required = set(payload.get("required", []))
         rows = "".join(
             f"<tr><td><code>payload.{html.escape(field)}</code></td><td>{html.escape(_kind(spec, schemas))}</td>"
@@ -149,10 +150,7 @@ def docs_page(settings: Settings) -> str:
             f"<table><tr><th>字段</th><th>类型</th><th></th><th>要求</th></tr>{rows}</table>"
             f"<p>示例：</p><pre>{html.escape(body)}</pre></section>"
         )
-    index = "".join(
-        f"<li><a href='#{html.escape(t)}'><code>{html.escape(t)}</code></a></li>" for t, *_ in event_types(document)
-    )
-    host = "127.0.0.1" if settings.ingest_host in ("0.0.0.0", "::") else settings.ingest_host  # noqa: S104
+    index = "".join(f"<li><a href='#{html.escape(t)}'><code>{html.escape(t)}</code></a></li>" for t, *_ in types)
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>同防上报接口说明</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", sans-serif; margin: 24px; max-width: 1100px; color: #1f2933; }}
@@ -167,7 +165,7 @@ section {{ margin-top: 28px; }} small {{ color: #5f6b7a; font-weight: normal; }}
 Kafka 确认写入后才返回“已接收”；同一 <code>event_id</code> 再次上报返回 <code>duplicate</code>，不会重复记录。
 字段有误时返回 422，并指出字段与原因；人员一律以化名（<code>ps_…</code>）上报，身份证号与手机号会被拒收。
 补录已结束日期的历史台账请加 <code>?backfill=true</code>（或用 <code>tongfang import --backfill</code>）。</p>
-<pre>curl -X POST http://{html.escape(host)}:{settings.ingest_port}/v1/events \\
+<pre>curl -X POST {html.escape(settings.ingest_url)}/v1/events \\
   -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
   -d @event.json</pre>
 <p>机器可读的接口文档：<a href="/openapi.json">/openapi.json</a>（OpenAPI 3.1）。</p>

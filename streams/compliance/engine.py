@@ -433,12 +433,21 @@ class Context:
         for name in [name for name in self.state["open"] if split_rule_subject(name)[1] == subject]:
             del self.state["open"][name]
 
-    def resolve_alert(self, rule_id: str, subject: str, evidence: Iterable[str], action_at: int | None = None) -> None:
-        """Close an open alert. It is late when the resolving record arrived after the alert was raised;
-        `action_at` after the deadline makes the reason "action_after_deadline"."""
-        opened = self.state["open"].pop(rule_subject(rule_id, subject), None)
+    def resolve_alert(
+        self,
+        rule_id: str,
+        subject: str,
+        evidence: Iterable[str],
+        action_at: int | None = None,
+        again: State | None = None,
+    ) -> bool:
+        """Close an open alert; whether there was one to close. It is late when the resolving record
+        arrived after the alert was raised; `action_at` after the deadline makes the reason
+        "action_after_deadline". `again`: the tracking entry of an alert resolved before, to resolve
+        it anew when it is no longer open (the later resolution replaces the earlier, by id)."""
+        opened = self.state["open"].pop(rule_subject(rule_id, subject), None) or again
         if opened is None:
-            return
+            return False
         catalogue = self.engine.catalogue
         late_reason: Literal["record_after_deadline", "action_after_deadline"] | None = None
         if action_at is not None:
@@ -460,3 +469,4 @@ class Context:
                 late_reason=late_reason,
             )
         )
+        return True

@@ -55,18 +55,14 @@ def settle(ctx: Context, rule_id: str, kind: SubjectKind, subject: str, verdict:
     if not verdict.violated:
         _resolve_in_time(ctx, rule_id, subject, seen, verdict.settled_by)
     elif verdict.settled_at is not None:
-        if name not in ctx.state["open"] and not seen["late"] and seen["tracked"] is not None:
-            ctx.state["open"][name] = seen["tracked"]  # resolved in time on fewer facts: late after all
-        if name in ctx.state["open"]:
-            ctx.resolve_alert(rule_id, subject, verdict.settled_by, action_at=verdict.settled_at)
+        again = None if seen["late"] else seen["tracked"]  # resolved in time on fewer facts: late after all
+        if ctx.resolve_alert(rule_id, subject, verdict.settled_by, action_at=verdict.settled_at, again=again):
             seen["late"] = verdict.settled_at > seen["deadline"]
 
 
 def _resolve_in_time(ctx: Context, rule_id: str, subject: str, seen: dict[str, Any], evidence: list[str]) -> None:
-    name = rule_subject(rule_id, subject)
-    if name not in ctx.state["open"] and seen["late"] and seen["tracked"] is not None:
-        ctx.state["open"][name] = seen["tracked"]  # resolved as late before this record came: again, in time
-    ctx.resolve_alert(rule_id, subject, evidence, action_at=seen["deadline"])
+    again = seen["tracked"] if seen["late"] else None  # resolved as late before this record came: again, in time
+    ctx.resolve_alert(rule_id, subject, evidence, action_at=seen["deadline"], again=again)
     seen["late"] = False
 
 
