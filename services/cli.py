@@ -248,7 +248,7 @@ def replay(since: str, until: str, catalogue: Path | None, compare: Path | None,
 
 @main.command("import")
 @click.argument("source", type=click.File("rb"))
-@click.option("--backfill", is_flag=True, help="History: judged by event time as if on time (README, Late records).")
+@click.option("--backfill", is_flag=True, help="History: judged by event time as if on time (docs/late-records.md).")
 @click.option("--token", envvar="TONGFANG_TOKEN", required=True, help="The enterprise's token ($TONGFANG_TOKEN).")
 @click.option("--url", default=None, help="The ingest service; default from TONGFANG_INGEST_HOST/PORT.")
 @click.option(

@@ -2,7 +2,7 @@
 
 The file holds one event per line (JSON lines), as the API takes them; it is read as a stream, so
 its size does not matter. Each batch goes to `POST /v1/events` (with `?backfill=true` for history,
-see README "Late records"), so the events meet the same validation, authorisation and durability
+see docs/late-records.md), so the events meet the same validation, authorisation and durability
 as any other post, and a line posted twice answers `duplicate`. A batch the service cannot take now
 (429, 503) is sent again after the wait it asks for; every other answer is final. Rejected lines
 go to an error file with their line number, field and reason.

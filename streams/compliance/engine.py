@@ -126,7 +126,7 @@ def jurisdiction_prefix(division_code: str) -> str:
 
 _footprint_encoder = msgspec.json.Encoder()
 DAY_MS = 86_400_000
-# The horizon of late records (README, Late records): open alerts, and what a released batch leaves
+# The horizon of late records (docs/late-records.md): open alerts, and what a released batch leaves
 # behind, are kept this long on the partition's clock, so a record posted up to two months late
 # still settles what it belongs to.
 TRACKED_ALERT_MS = 62 * DAY_MS
