@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import yaml
 
 from schemas import events
 from schemas.alerts import AlertRaised, AlertResolved, AnyAlert
-from streams.compliance.catalogue import Catalogue, load
+from schemas.policy import PolicyLevelChanged
+from streams.compliance.catalogue import DEFAULT_CATALOGUE, Catalogue, load, parse
 from streams.compliance.engine import Position
 from streams.compliance.rulebook import site_engine, vehicle_engine, vehicle_of
 from tests import factories
@@ -39,7 +41,9 @@ class Harness:
             self.offset += 1
             produced += self.sites.process(event.site_id, event, position)
             vehicle = vehicle_of(event)
-            if vehicle is not None:
+            if isinstance(event, PolicyLevelChanged):  # broadcast to every vehicles partition
+                produced += self.vehicles.process(event.site_id, event, position)
+            elif vehicle is not None:
                 site = self.sites.states[event.site_id].get("site")
                 produced += self.vehicles.process(vehicle, event, position, site)
         self.alerts += produced
@@ -77,3 +81,11 @@ def policy(level: str, when: datetime, division: str = "330100") -> dict[str, An
         site=division,
         at=when,
     )
+
+
+def catalogue_with(rule_id: str, **limits: Any) -> Catalogue:
+    """The catalogue with `rule_id`'s limits changed in both profiles (a stricter city's catalogue)."""
+    raw = yaml.safe_load(DEFAULT_CATALOGUE.read_text())
+    for profile in ("normal", "response"):
+        raw["rules"][rule_id][profile] |= limits
+    return parse(raw, "test")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests import factories
 from tests.factories import DRIVER
-from tests.unit.rules_harness import Harness, at, ev, site
+from tests.unit.rules_harness import Harness, at, catalogue_with, ev, policy, site
 
 
 def premises(when):
@@ -404,3 +404,235 @@ def test_a_revised_plan_posted_late_moves_the_deadline_and_settles_the_alert_rai
     h.tick(at(hours=8))
     assert [r.late_reason for r in h.resolved("VEH-OVERDUE")] == ["record_after_deadline"]
     assert [a.deadline for a in h.raised("VEH-OVERDUE")] == [at(hours=3, minutes=30)]  # none on the new plan
+
+
+MS = timedelta(milliseconds=1)
+
+
+def millis(when) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def test_an_overdue_alert_names_the_route_site_and_seal_and_the_late_arrival_settles_it():
+    h = Harness()
+    plan_loop(h, ["A", "B"])
+    leave, came = depart("A", at()), arrive("B", at(hours=4))
+    h.feed(leave)
+    h.tick(at(hours=3, minutes=40))
+    h.feed(came)
+    [alert] = h.raised("VEH-OVERDUE")
+    assert (alert.subject_kind, alert.site_id, alert.evidence) == ("vehicle", "A", [leave["event_id"]])
+    assert alert.details == {"route_id": "R-1", "from_site": "A", "seal_id": "S-1"}
+    [settled] = h.resolved("VEH-OVERDUE")
+    assert (settled.evidence, settled.late_reason) == ([came["event_id"]], "action_after_deadline")
+
+
+def test_an_arrival_exactly_at_the_overdue_deadline_is_in_time_and_a_millisecond_later_is_not():
+    on_time = Harness()
+    plan_loop(on_time, ["A", "B"])
+    on_time.feed(depart("A", at()), arrive("B", at(hours=3, minutes=30)))
+    on_time.tick(at(hours=5))
+    assert on_time.raised("VEH-OVERDUE") == []
+    late = Harness()
+    plan_loop(late, ["A", "B"])
+    late.feed(depart("A", at()), arrive("B", at(hours=3, minutes=30) + MS))
+    late.tick(at(hours=5))
+    assert list(outcome(late, "VEH-OVERDUE").values()) == ["action_after_deadline"]
+
+
+def test_an_arrival_in_time_posted_after_the_overdue_alert_settles_it_naming_the_arrival():
+    h = Harness()
+    plan_loop(h, ["A", "B"])
+    h.feed(depart("A", at()))
+    h.tick(at(hours=4))
+    came = arrive("B", at(hours=3))
+    h.feed(came, received=at(hours=4))
+    [settled] = h.resolved("VEH-OVERDUE")
+    assert (settled.evidence, settled.late_reason) == ([came["event_id"]], "record_after_deadline")
+
+
+def test_a_plan_made_at_the_instant_of_the_departure_is_the_plan_it_follows():
+    h = Harness()
+    h.feed(site(site_id="A"), site(site_id="B"))
+    payload = {"route_id": "R-1", "vehicle_id": "V-1", "stops": ["A", "B"]}
+    payload |= {"window_start": at().isoformat(), "window_end": at(hours=3).isoformat()}
+    h.feed(ev("route.planned", payload, at(), site_id="A"), depart("A", at()))
+    h.tick(at(hours=4))
+    assert len(h.raised("VEH-OVERDUE")) == 1
+
+
+def test_a_vehicle_alert_carries_the_placement_of_the_site_it_happened_at():
+    h = Harness()
+    loop_sites(h)  # B is in district 330109, A in 330106
+    h.feed(arrive("B", at(hours=1), intact=False))
+    h.feed(depart("A", at(hours=1, minutes=5), route="R-2"))  # folded after it, from another district
+    h.tick(at(hours=2))
+    [alert] = h.raised("VEH-SEAL")
+    assert (alert.site_id, alert.division_code, alert.evidence[0]) == ("B", "330109", alert.evidence[0])
+    assert alert.details == {"site_id": "B", "seal_intact": False, "seal_swapped": False}
+
+
+def test_an_unplanned_stop_names_where_it_was_and_its_record():
+    h = Harness()
+    loop_sites(h)
+    stop = ev(
+        "vehicle.stopped",
+        {"vehicle_id": "V-1", "route_id": "R-1", "latitude": 30.1, "longitude": 120.3},
+        at(hours=1),
+        "B",
+    )
+    h.feed(stop)
+    h.tick(at(hours=2))
+    [alert] = h.raised("VEH-OFF-ROUTE")
+    assert (alert.subject_kind, alert.subject_id, alert.deadline) == (
+        "vehicle",
+        f"stop|{millis(at(hours=1))}",
+        at(hours=1),
+    )
+    assert (alert.site_id, alert.division_code, alert.evidence) == ("B", "330109", [stop["event_id"]])
+    assert alert.details == {"route_id": "R-1", "latitude": 30.1, "longitude": 120.3}
+    h.feed(depart("B", at(hours=3)))
+    h.tick(at(hours=4))
+    assert h.resolved("VEH-OFF-ROUTE") == []  # an unplanned stop stays on record: nothing settles it
+
+
+def test_a_vehicle_gone_from_a_site_with_no_departure_there_on_record_stays_dwelling():
+    h = Harness()
+    plan_loop(h, ["A", "B", "C"])
+    came = arrive("B", at(hours=1))
+    h.feed(depart("A", at()), came, depart("C", at(hours=4)))  # next seen leaving C: B's departure is missing
+    h.tick(at(hours=6))
+    [alert] = h.raised("VEH-DWELL")
+    assert (alert.evidence, alert.details, alert.deadline) == ([came["event_id"]], {"site_id": "B"}, at(hours=3))
+    assert h.resolved("VEH-DWELL") == []
+
+
+def test_a_dwell_settled_late_names_the_arrival_and_the_site():
+    h = Harness()
+    plan_loop(h, ["A", "B", "A"])
+    came = arrive("B", at(hours=1))
+    h.feed(depart("A", at()), came, depart("B", at(hours=4)))
+    h.tick(at(hours=6))
+    [alert] = h.raised("VEH-DWELL")
+    assert (alert.evidence, alert.details) == ([came["event_id"]], {"site_id": "B"})
+
+
+def test_a_turnaround_in_the_same_millisecond_keeps_both_movements_and_a_repeat_is_kept_once():
+    turnaround = Harness()
+    plan_loop(turnaround, ["A", "B", "A"])
+    turnaround.feed(depart("A", at()), arrive("B", at(hours=1)), depart("B", at(hours=1)))
+    turnaround.tick(at(hours=6))
+    assert turnaround.raised("VEH-DWELL") == []
+    repeated = Harness()
+    plan_loop(repeated, ["A", "B", "A"])
+    came = arrive("B", at(hours=1))
+    repeated.feed(depart("A", at()), came, came)  # the same record read again after a crash
+    repeated.tick(at(hours=6))
+    assert len(repeated.raised("VEH-DWELL")) == 1
+    assert len(repeated.vehicles.states["V-1"]["rules"]["moves"]["rows"]) == 2
+
+
+def test_a_response_level_posted_late_shortens_the_dwell_limit_of_movements_after_it():
+    h = Harness()
+    plan_loop(h, ["A", "B", "A"])
+    h.feed(depart("A", at()), arrive("B", at(hours=1)), depart("B", at(hours=2, minutes=30)))
+    h.tick(at(hours=1, minutes=30))
+    h.feed(policy("response", at(minutes=30), division="330109"), received=at(hours=1, minutes=30))
+    h.tick(at(hours=6))
+    [alert] = h.raised("VEH-DWELL")  # an hour under the response profile: left 30 minutes late
+    assert (alert.deadline, alert.profile) == (at(hours=2), "response")
+
+
+def test_movements_past_the_horizon_are_released_but_the_latest_is_kept():
+    h = Harness()
+    plan_loop(h, ["A", "B", "A"])
+    for day in range(4):
+        h.feed(depart("A", at(days=day)), arrive("B", at(days=day, hours=1)), depart("B", at(days=day, hours=2)))
+    rows = lambda: [row[0] for row in h.vehicles.states["V-1"]["rules"]["moves"]["rows"]]  # noqa: E731
+    assert len(rows()) == 12
+    h.feed(arrive("A", at(days=64, hours=12)))  # horizon: day 2.5
+    assert rows() == [millis(at(days=day, hours=hour)) for day in (3,) for hour in (0, 1, 2)] + [
+        millis(at(days=64, hours=12))
+    ]
+    h.feed(arrive("A", at(days=200)))  # all before the horizon but this one
+    assert rows() == [millis(at(days=200))]
+
+
+def test_a_premises_alert_is_settled_by_the_record_that_makes_up_the_count():
+    h = Harness()
+    h.feed(site(), premises(at()))
+    h.tick(at(hours=17))
+    second = premises(at(hours=8))
+    h.feed(second)
+    [settled] = h.resolved("SITE-DISINFECT")
+    assert (settled.subject_id, settled.evidence) == (str(local_day_of(at())), [second["event_id"]])
+
+
+def local_day_of(when) -> int:
+    from streams.compliance.engine import local_day
+
+    return local_day(millis(when))
+
+
+def test_a_city_requiring_two_inspections_a_month_counts_them():
+    h = Harness(catalogue_with("INSPECT-MONTHLY", per_month=2))
+    h.feed(site(international=True, since=at(days=-1)), inspected(at()), sampled(at(days=6)))
+    h.tick(at(days=9))  # into December: November had one of two
+    [alert] = h.raised("INSPECT-MONTHLY")
+    assert (alert.subject_kind, alert.subject_id, alert.evidence) == ("site", "2026-11", [])
+    assert alert.details == {"month": "2026-11", "inspections": 1, "required": 2}
+    second = inspected(at(days=1))
+    h.feed(second, received=at(days=9))
+    [settled] = h.resolved("INSPECT-MONTHLY")
+    assert (settled.evidence, settled.late_reason) == ([second["event_id"]], "record_after_deadline")
+
+
+def test_inspection_counts_are_kept_for_the_last_three_months():
+    h = Harness()
+    h.feed(site(international=True, since=at(days=-1)))
+    for month in range(5):
+        h.feed(inspected(at(days=30 * month + 10)), sampled(at(days=30 * month + 10)))
+    h.tick(at(days=160))
+    months = h.sites.states["site-a1"]["rules"]["INSPECT-MONTHLY"]["months"]
+    assert sorted(months) == ["2027-02", "2027-03", "2027-04"]  # of 2026-12 to 2027-04
+
+
+def test_days_of_premises_records_are_kept_to_the_horizon():
+    h = Harness()
+    h.feed(site(), premises(at()), premises(at(days=62)))
+    days = h.sites.states["site-a1"]["rules"]["SITE-DISINFECT"]["days"]
+    assert sorted(days) == [str(local_day_of(at())), str(local_day_of(at(days=62)))]  # 62 days: still judged
+    h.feed(premises(at(days=63)))
+    assert sorted(days) == [str(local_day_of(at(days=62))), str(local_day_of(at(days=63)))]
+
+
+def test_samples_are_kept_to_the_horizon_and_the_latest_always():
+    h = Harness()
+    h.feed(site(international=True, since=at(days=-1)), sampled(at()))
+    samples = lambda: [s[0] for s in h.sites.states["site-a1"]["rules"]["SITE-ENV-SAMPLE"]["samples"]]  # noqa: E731
+    lateness = timedelta(minutes=5)  # the catalogue's allowed lateness
+    h.feed(sampled(at(days=62) + lateness))  # the horizon (62 days before the clock) is the first sample
+    assert samples() == [millis(at()), millis(at(days=62) + lateness)]
+    h.feed(sampled(at(days=62) + lateness + MS))  # and now just past it: it goes
+    assert samples() == [millis(at(days=62) + lateness), millis(at(days=62) + lateness + MS)]
+    h.feed(sampled(at(days=300)))
+    assert samples() == [millis(at(days=300))]
+    h.feed(sampled(at(days=10)))  # far past the horizon, posted now: the latest stays
+    assert samples() == [millis(at(days=300))]
+
+
+def test_a_sample_read_again_is_kept_once():
+    h = Harness()
+    again = sampled(at())
+    h.feed(site(international=True, since=at(days=-1)), again, again)
+    assert len(h.sites.states["site-a1"]["rules"]["SITE-ENV-SAMPLE"]["samples"]) == 1
+
+
+def test_a_level_posted_late_brings_a_sample_due_sooner():
+    h = Harness()
+    h.feed(site(international=True, since=at(days=-1)), sampled(at()))
+    h.tick(at(days=3))
+    h.feed(policy("response", at(days=1), division="330106"), received=at(days=3))
+    h.tick(at(days=4))
+    [alert] = h.raised("SITE-ENV-SAMPLE")  # the response level (from day 1) allows two days from the sample
+    assert (alert.deadline, alert.details) == (at(days=2), {"last_sample": "2026-11-23T00:00:00+00:00"})

@@ -223,3 +223,113 @@ def test_a_temperature_at_the_threshold_is_a_fever_and_just_below_it_is_not():
     below.feed(site(), enrolled(), checked(at(), temperature=37.2))
     below.tick(at(hours=1))
     assert below.raised("STAFF-FEVER") == []
+
+
+# Behaviours an auditor reads: who, which record, which contacts.
+def test_staff_who_left_owe_no_test_and_an_open_one_is_settled():
+    gone = Harness()
+    gone.feed(site(), enrolled("courier", at(days=-10)), ev("staff.left", {"staff_id": PSEUDONYM}, at(days=-9)))
+    gone.tick(at(minutes=10))
+    assert gone.raised("STAFF-TEST-DUE") == []
+    owed = Harness()
+    owed.feed(site(), enrolled("courier", at(days=-10)))
+    owed.tick(at(minutes=10))  # due since day -3: raised
+    [alert] = owed.raised("STAFF-TEST-DUE")
+    owed.feed(ev("staff.left", {"staff_id": PSEUDONYM}, at(minutes=20)))
+    [settled] = owed.resolved("STAFF-TEST-DUE")
+    assert settled.alert_id == alert.alert_id
+    owed.feed(policy("response", at(minutes=30)))  # a stricter profile arms no test for someone gone
+    owed.tick(at(days=10))
+    assert owed.raised("STAFF-TEST-DUE") == [alert]
+
+
+def test_a_test_due_alert_names_the_role_and_the_last_negative():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), lab_result(at(days=-8)))
+    h.tick(at(minutes=10))
+    [alert] = h.raised("STAFF-TEST-DUE")
+    assert (alert.subject_kind, alert.subject_id, alert.evidence) == ("staff", PSEUDONYM, [])
+    assert alert.details == {"staff_id": PSEUDONYM, "role": "courier", "last_negative": "2026-11-15T00:00:00+00:00"}
+
+
+def test_a_negative_sampled_after_the_due_time_but_posted_before_the_check_still_counts_as_late():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), lab_result(at(days=-8)))
+    h.feed(lab_result(at(days=-0.5)))  # due at day -1; the check has not run (no tick yet)
+    [alert] = h.raised("STAFF-TEST-DUE")
+    assert alert.deadline == at(days=-1)
+    [settled] = h.resolved("STAFF-TEST-DUE")
+    assert (settled.late, settled.late_reason) == (True, "action_after_deadline")
+    h.tick(at(days=1))
+    assert h.raised("STAFF-TEST-DUE") == [alert]  # next due a week after day -0.5
+
+
+def test_a_negative_sampled_before_the_due_time_and_posted_early_raises_nothing():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), lab_result(at(days=-8)), lab_result(at(days=-1) - MS))
+    h.tick(at(days=1))
+    assert h.raised("STAFF-TEST-DUE") == []
+
+
+def test_worked_sick_names_the_shift_record():
+    h = Harness()
+    start = shift(at(minutes=30))
+    h.feed(site(), enrolled(), checked(at(), temperature=38.1), start)
+    h.tick(at(hours=1))
+    [alert] = h.raised("STAFF-WORKED-SICK")
+    assert alert.evidence == [start["event_id"]]
+    assert alert.deadline == at(minutes=30)
+
+
+def test_a_failed_check_posted_after_a_later_shift_was_judged_still_finds_it():
+    h = Harness()
+    h.feed(site(), enrolled(), shift(at(minutes=30)))
+    h.tick(at(hours=1))
+    h.feed(checked(at(), temperature=38.1))  # the check of 08:00, posted after the 08:30 shift was judged
+    [alert] = h.raised("STAFF-WORKED-SICK")
+    assert alert.subject_id == f"{PSEUDONYM}|{int(at(minutes=30).timestamp() * 1000)}"
+    before = Harness()  # a shift that began before the failed check is not "worked sick"
+    before.feed(site(), enrolled(), shift(at(minutes=-30)))
+    before.tick(at(hours=1))
+    before.feed(checked(at(), temperature=38.1))
+    assert before.raised("STAFF-WORKED-SICK") == []
+    other_day = Harness()  # nor a shift of the next day
+    other_day.feed(site(), enrolled(), shift(at(days=1)))
+    other_day.tick(at(days=1, hours=1))
+    other_day.feed(checked(at(), temperature=38.1))
+    assert other_day.raised("STAFF-WORKED-SICK") == []
+
+
+def test_a_passing_check_settles_only_fevers_found_before_it():
+    earlier = Harness()
+    earlier.feed(site(), enrolled(), checked(at(minutes=-5)), checked(at(), temperature=38.0))
+    earlier.tick(at(hours=1))
+    assert len(earlier.raised("STAFF-FEVER")) == 1
+    assert earlier.resolved("STAFF-FEVER") == []
+    recorded_first = Harness()  # both on record before the fever alert fires: raised and settled at once
+    recorded_first.feed(site(), enrolled(), checked(at(), temperature=38.0), checked(at(minutes=5)))
+    recorded_first.tick(at(hours=1))
+    [alert] = recorded_first.raised("STAFF-FEVER")
+    [settled] = recorded_first.resolved("STAFF-FEVER")
+    assert settled.alert_id == alert.alert_id
+
+
+def test_a_positive_names_its_record_every_vehicle_and_the_window_edges():
+    h = Harness()
+    window = timedelta(days=3)  # contact_window of the catalogue
+    h.feed(site(), enrolled(), enrolled(staff=OTHER), shift(at() - window, staff=OTHER))
+    h.feed(shift(at() - window - MS, staff="ps_44444444444444444444444444444444"))
+    h.feed(ev("vehicle.arrived", {"vehicle_id": "V-9", "seal_intact": True}, at(days=-2)))
+    h.feed(ev("vehicle.arrived", {"vehicle_id": "V-8", "seal_intact": True}, at(days=-1)))
+    h.feed(ev("vehicle.arrived", {"vehicle_id": "V-7", "seal_intact": True}, at() - window))
+    positive = lab_result(at(), result="positive")
+    h.feed(positive)
+    h.tick(at(hours=1))
+    [alert] = h.raised("STAFF-POSITIVE")
+    assert alert.evidence == [positive["event_id"]]
+    assert alert.details == {
+        "staff_id": PSEUDONYM,
+        "contacts_staff": [OTHER],
+        "contacts_vehicles": ["V-7", "V-8", "V-9"],
+        "window_days": 3.0,
+    }

@@ -116,6 +116,8 @@ class Sites:
         if not ctx.site.get("international"):
             return
         starts = _sample_starts(ctx)
+        if at not in starts:
+            return  # posted past the horizon: released at once, it settles nothing
         index = starts.index(at)
         for start in starts[max(index - 1, 0) : index + 1]:  # the interval it ends, and the one it starts
             _arm_sample(ctx, start)
@@ -146,8 +148,10 @@ class Sites:
     def _check_month(self, ctx: Context, month: str) -> None:
         months = ctx.data("INSPECT-MONTHLY").setdefault("months", {})
         required = ctx.limits("INSPECT-MONTHLY", ctx.now).per_month
-        if months.get(month, 0) < required:
-            ctx.raise_alert("INSPECT-MONTHLY", "site", month, _month_end(month), [], {"month": month, "inspections": 0})
+        done = months.get(month, 0)
+        if done < required:
+            details = {"month": month, "inspections": done, "required": required}
+            ctx.raise_alert("INSPECT-MONTHLY", "site", month, _month_end(month), [], details)
         for old in sorted(months)[:-3]:
             del months[old]
         following = _month(_month_end(month))

@@ -118,7 +118,8 @@ class Vehicles:
         moves = [Move(*row) for row in rows]
         if any(other.event == move.event for other in moves[bisect_left(moves, (move.at,)) :] if other.at == move.at):
             return  # the same record again (a forward read again after a crash)
-        index = bisect_left([(other.at, other.event) for other in moves], (move.at, move.event))
+        # In event time; an arrival and a departure in the same millisecond: the arrival first.
+        index = bisect_left([(other.at, other.kind, other.event) for other in moves], (move.at, move.kind, move.event))
         rows.insert(index, list(move))
         moves.insert(index, move)
         for affected in _affected(ctx, moves, index):
