@@ -306,3 +306,45 @@ def test_a_settled_batch_is_released_after_retention_and_still_judges_a_dispatch
     early.tick(at(days=9, hours=1))
     assert [a.subject_id for a in early.raised("DIS-BEFORE-DISPATCH")] == ["B1"]
     assert [a.subject_id for a in early.raised("REST-IMPORT")] == ["B1"]  # and before its rest period
+
+
+def millis(when) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def batches(h: Harness) -> dict:
+    return h.sites.states["site-a1"]["rules"]["batches"]
+
+
+def test_coverage_is_settled_when_the_items_reached_the_count_not_before():
+    h = Harness()
+    h.feed(site(), received(count=10), disinfected(at(minutes=20), count=9))
+    h.tick(at(hours=2))
+    h.feed(disinfected(at(hours=3), count=1))
+    [settled] = h.resolved("DIS-COVERAGE")
+    assert (settled.at, settled.late_reason) == (at(hours=3), "action_after_deadline")
+
+
+def test_records_of_a_batch_never_received_are_kept_to_the_horizon_for_its_receipt():
+    h = Harness()
+    h.feed(site(), disinfected(at(minutes=20), batch="B9"))
+    h.tick(at(days=61))  # eight days of retention have passed, many times: no receipt yet, kept
+    assert "B9" in batches(h)
+    h.feed(received(when=at(), batch="B9"), received=at(days=61))  # the receipt, two months late
+    h.tick(at(days=61, hours=1))
+    assert h.raised("DIS-IMPORT") == []  # disinfected 20 minutes after it came: in time
+    lost = Harness()
+    lost.feed(site(), disinfected(at(minutes=20), batch="B9"))
+    lost.tick(at(days=70))  # past the horizon from its last record: released at the next look
+    assert "B9" not in batches(lost)
+
+
+def test_released_batches_are_forgotten_past_the_horizon_once_a_day():
+    h = Harness()
+    h.feed(site(), received(batch="B1"), disinfected(at(minutes=20), batch="B1"))
+    h.tick(at(days=9))
+    released = h.sites.states["site-a1"]["rules"]["released"]
+    assert list(released) == ["B1"]
+    h.feed(received(when=at(days=70), batch="B2"), disinfected(at(days=70, minutes=20), batch="B2"))
+    h.tick(at(days=79))  # B2 released on day 78: B1 (released on day 8) is past the horizon
+    assert list(released) == ["B2"]
