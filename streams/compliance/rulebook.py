@@ -12,11 +12,22 @@ from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffL
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
 from streams.compliance.catalogue import Catalogue
 from streams.compliance.engine import TRACKED_ALERT_MS, Engine, Position, RuleLogic, State, ms
+from streams.compliance.rules import disinfection, ledger, site, staff, vehicles
 from streams.compliance.rules.disinfection import Disinfection
 from streams.compliance.rules.ledger import LedgerLate
 from streams.compliance.rules.site import ActiveDays, Sites
 from streams.compliance.rules.staff import Staff
 from streams.compliance.rules.vehicles import Vehicles
+
+# Each rule module declares its family's ids; together they are the catalogue's rules (a test holds
+# them to it), and the rules' pages in docs/rules/ are generated from them.
+FAMILIES = {
+    "disinfection": disinfection.FAMILY,
+    "site": site.FAMILY,
+    "staff": staff.FAMILY,
+    "vehicles": vehicles.FAMILY,
+    "ledger": ledger.FAMILY,
+}
 
 # Records about the registry (and vaccinations, reported in bulk with enrolment) are not the site
 # operating that day: they neither arm the daily premises check nor count as back-filled ledgers.

@@ -23,6 +23,7 @@ which is what a dispatch posted later is judged against.
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -33,6 +34,19 @@ from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context
 RETENTION_MS = int(timedelta(days=8) / timedelta(milliseconds=1))
 DEADLINE_RULES = ("DIS-IMPORT", "DIS-DOMESTIC")
 RELEASE = "_release-batch"
+
+
+class DisinfectionRule(StrEnum):
+    """The rules of this family (the catalogue holds their text and thresholds)."""
+
+    IMPORT = "DIS-IMPORT"
+    DOMESTIC = "DIS-DOMESTIC"
+    COVERAGE = "DIS-COVERAGE"
+    BEFORE_DISPATCH = "DIS-BEFORE-DISPATCH"
+    REST_IMPORT = "REST-IMPORT"
+
+
+FAMILY = {"zh": "物防：邮件快件批次消毒", "en": "Parcels: batch disinfection", "rules": tuple(DisinfectionRule)}
 
 
 class Disinfection:

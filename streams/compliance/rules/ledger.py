@@ -11,9 +11,20 @@ so every path that judges the same records raises the same one.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from schemas.envelope import Event
 from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, day_label, day_start, local_day, ms
 from streams.compliance.rules.disinfection import ms_of
+
+
+class LedgerRule(StrEnum):
+    """The rules of this family (the catalogue holds their text and thresholds)."""
+
+    LATE = "LEDGER-LATE"
+
+
+FAMILY = {"zh": "台账：补录", "en": "Ledgers: records posted late", "rules": tuple(LedgerRule)}
 
 
 class LedgerLate:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 from bisect import bisect_left
+from enum import StrEnum
 
 from schemas.envelope import Event
 from schemas.parcels import EnvironmentSampled, PremisesDisinfected, SiteInspected
@@ -30,6 +31,21 @@ from streams.compliance.rules.disinfection import ms_of
 from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
 
 KEEP_DAYS = 62  # the horizon of late records: a day posted this late is still judged on its own records
+
+
+class SiteRule(StrEnum):
+    """The rules of this family (the catalogue holds their text and thresholds)."""
+
+    DISINFECT = "SITE-DISINFECT"
+    ENV_SAMPLE = "SITE-ENV-SAMPLE"
+    INSPECT_MONTHLY = "INSPECT-MONTHLY"
+
+
+FAMILY = {
+    "zh": "场所：网点消杀、环境采样与检查",
+    "en": "Premises: disinfection, environment samples, inspections",
+    "rules": tuple(SiteRule),
+}
 
 
 class Sites:

@@ -12,6 +12,7 @@ VEH-DRIVER-TEST (at other stops of the loop the driver's tests are not known).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from schemas.envelope import Event
@@ -22,6 +23,20 @@ from streams.compliance.engine import DAY_MS, Context, day_label, day_start, loc
 from streams.compliance.rules.disinfection import ms_of
 
 CONTACT_KEEP_MS = 14 * DAY_MS
+
+
+class StaffRule(StrEnum):
+    """The rules of this family (the catalogue holds their text and thresholds)."""
+
+    CHECK = "STAFF-CHECK"
+    FEVER = "STAFF-FEVER"
+    WORKED_SICK = "STAFF-WORKED-SICK"
+    TEST_DUE = "STAFF-TEST-DUE"
+    POSITIVE = "STAFF-POSITIVE"
+    DRIVER_TEST = "VEH-DRIVER-TEST"
+
+
+FAMILY = {"zh": "人防：从业人员健康监测与核酸检测", "en": "People: health checks and tests", "rules": tuple(StaffRule)}
 
 
 class Staff:

@@ -20,6 +20,7 @@ Movements are kept up to the horizon (`TRACKED_ALERT_MS`) on the partition's clo
 from __future__ import annotations
 
 from bisect import bisect_left
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from schemas.envelope import Event
@@ -43,6 +44,18 @@ class Move(NamedTuple):
     seal: str | None
     intact: bool
     event: str
+
+
+class VehicleRule(StrEnum):
+    """The rules of this family (the catalogue holds their text and thresholds)."""
+
+    OFF_ROUTE = "VEH-OFF-ROUTE"
+    OVERDUE = "VEH-OVERDUE"
+    SEAL = "VEH-SEAL"
+    DWELL = "VEH-DWELL"
+
+
+FAMILY = {"zh": "车防：闭环运输车辆", "en": "Vehicles: closed loops", "rules": tuple(VehicleRule)}
 
 
 class Vehicles:
