@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from deploy.settings import Settings
 from deploy.simulate import to_http
 from deploy.simulator import City
 from deploy.stack import LocalStack, ServiceError
 from services.registry import Registry
 from streams.logs import configure
+from streams.settings import Settings
 
 DEMO_ENTERPRISE = "demo-express"
 DEMO_REGULATOR = ("demo-post-3301", "杭州市邮政管理局（示范）", "3301")  # the city of the demo sites

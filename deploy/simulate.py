@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from deploy.settings import Settings
 from deploy.simulator import SHANGHAI, City, Violations
+from streams.settings import Settings
 
 
 def batches(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from deploy.kafka_broker import KafkaBroker
-from deploy.settings import Settings
+from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

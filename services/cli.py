@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import click
 import orjson
 
-from deploy.settings import Settings
+from streams.settings import Settings
 
 
 @click.group()
 def main() -> None:
-    """Tongfang operator commands. Configuration comes from TONGFANG_* variables (see README)."""
+    """Tongfang operator commands. Configuration comes from TONGFANG_* variables (see docs/configuration.md)."""
 
 
 @main.group()

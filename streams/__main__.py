@@ -11,11 +11,11 @@ from typing import NoReturn
 import faust
 
 from deploy.disk import journal_advice
-from deploy.settings import Settings, use_event_loop
 from streams.app import create_app, log
 from streams.compliance.catalogue import DEFAULT_CATALOGUE
 from streams.compliance.catalogue import load as load_catalogue
 from streams.logs import configure
+from streams.settings import Settings, use_event_loop
 from streams.topics import ensure_topics
 from streams.warehouse import WarehouseError, migrate, open_reads, open_warehouse
 

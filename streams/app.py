@@ -32,13 +32,13 @@ import structlog
 from faust.types import TP, ProducerT
 from tenacity import AsyncRetrying, RetryCallState, stop_never, wait_exponential
 
-from deploy.settings import Settings
 from schemas.clock import CLOCK_KEY, encode_tick
 from streams.clickhouse_http import ClickHouseHttp
 from streams.compliance.catalogue import Catalogue
 from streams.consumer import App
 from streams.placement import signing_key
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
+from streams.settings import Settings
 from streams.sink import (
     DeadLetter,
     Pending,

@@ -43,7 +43,7 @@ from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 from mode import Service
 
-from deploy.settings import Settings
+from streams.settings import Settings
 
 log = structlog.get_logger("tongfang.consumer")
 

@@ -13,7 +13,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
-from deploy.settings import Settings
+from streams.settings import Settings
 
 T = TypeVar("T")
 

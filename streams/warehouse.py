@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from deploy.settings import Settings
+from streams.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "migrations"
 # An insert into raw_events feeds some 15 materialized views, each writing parts of its own; they

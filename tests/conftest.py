@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from deploy.kafka_broker import KafkaBroker, free_port
-from deploy.settings import Settings
 from deploy.stack import LocalStack
 from services.registry import Registry
+from streams.settings import Settings
 from streams.warehouse import ChdbWarehouse, migrate, reader_authorization
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from deploy.settings import Settings, use_event_loop
 from services.ingest.app import create_app
 from services.ingest.producer import EventProducer
 from services.registry import Registry
 from streams.logs import configure
+from streams.settings import Settings, use_event_loop
 from streams.topics import ensure_topics
 from streams.warehouse import open_reader
 

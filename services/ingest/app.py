@@ -18,7 +18,6 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from deploy.settings import Settings
 from schemas import events
 from services.ingest.docs import docs_page
 from services.ingest.intake import KafkaRecord, Outcome, assess, http_status, pack, summarize
@@ -27,6 +26,7 @@ from services.ingest.producer import EventProducer
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Enterprise, Registry
+from streams.settings import Settings
 from streams.topics import kafka_reachable
 from streams.warehouse import Reader, literal
 

@@ -8,8 +8,8 @@ import html
 import json
 from typing import Any
 
-from deploy.settings import Settings
 from services.ingest.openapi import openapi_document
+from streams.settings import Settings
 
 # A value for each pattern the models use, and for fields whose name says more than their pattern.
 PATTERN_EXAMPLES = {

@@ -6,8 +6,8 @@ from typing import Any
 
 import msgspec
 
-from deploy.settings import Settings
 from schemas.events import AnyEvent
+from streams.settings import Settings
 
 
 class ErrorBody(msgspec.Struct):

@@ -11,7 +11,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from deploy.settings import Settings
+from streams.settings import Settings
 
 
 class EventProducer:

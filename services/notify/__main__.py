@@ -8,12 +8,12 @@ from dataclasses import asdict
 
 from aiohttp import web
 
-from deploy.settings import Settings, use_event_loop
 from services.notify.app import Notifier
 from services.notify.ledger import Ledger
 from services.notify.notices import Lookup
 from services.notify.routes import load_routes
 from streams.logs import configure
+from streams.settings import Settings, use_event_loop
 from streams.topics import ensure_topics
 from streams.warehouse import open_reader
 

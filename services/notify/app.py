@@ -27,11 +27,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from deploy.settings import Settings
 from schemas.alerts import AnyAlert
 from services.notify.ledger import Ledger
 from services.notify.notices import DESK_KINDS, DeskEvent, Lookup, Notice, alert_notice, body
 from services.notify.routes import Route, Routes
+from streams.settings import Settings
 
 log = structlog.get_logger("tongfang.notify")
 _decoder: msgspec.json.Decoder[AnyAlert] = msgspec.json.Decoder(AnyAlert)

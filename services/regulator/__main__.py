@@ -6,7 +6,6 @@ import asyncio
 
 from aiohttp import web
 
-from deploy.settings import Settings, use_event_loop
 from services.registry import Registry
 from services.regulator.app import create_app
 from services.regulator.boards import Boards
@@ -14,6 +13,7 @@ from services.regulator.console import Console
 from services.regulator.desk import KafkaPublisher
 from services.regulator.divisions import Divisions
 from streams.logs import configure
+from streams.settings import Settings, use_event_loop
 from streams.warehouse import open_reader
 
 

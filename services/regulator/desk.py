@@ -29,13 +29,13 @@ from aiohttp import web
 
 from dashboards.spec import OPEN_NOW
 from dashboards.timerange import SHANGHAI
-from deploy.settings import Settings
 from schemas import events
 from services.ingest.producer import EventProducer
 from services.problems import Problem
 from services.registry import Session
 from services.regulator.console import SITE_ID, Console, json_response
 from streams.compliance.catalogue import Catalogue
+from streams.settings import Settings
 from streams.topics import partition_for
 from streams.warehouse import literal
 

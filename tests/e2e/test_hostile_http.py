@@ -20,8 +20,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from deploy.settings import Settings
 from services.ingest.openapi import openapi_document
+from streams.settings import Settings
 from streams.sink import chunks
 from streams.warehouse import id_set, reader_authorization
 from tests import factories

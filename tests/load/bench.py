@@ -57,11 +57,11 @@ from dashboards.macros import ALL, expand
 from dashboards.spec import DashboardSpec, PanelSpec
 from deploy.disk import filesystem, journal
 from deploy.kafka_broker import KafkaBroker, free_port
-from deploy.settings import Settings
 from deploy.simulate import to_http, to_kafka
 from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.compliance.catalogue import DEFAULT_CATALOGUE
+from streams.settings import Settings
 from streams.sink import Record, Sink
 from streams.warehouse import MIGRATIONS_DIR, ChdbWarehouse, Reader, Warehouse, WorkerReader, migrate, statements
 from streams.watchdog import group_positions

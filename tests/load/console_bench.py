@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from dashboards.macros import ALL, expand
-from deploy.settings import Settings
 from services.registry import Registry
 from services.regulator.app import create_app
 from services.regulator.boards import Boards
 from services.regulator.console import Console
 from services.regulator.divisions import Divisions
+from streams.settings import Settings
 from streams.warehouse import ChdbWarehouse, ReadPool, migrate
 from tests.load.bench import START, generate, nearest_rank, settle
 from tests.support.browser import chromium_path, served

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from deploy.kafka_broker import KafkaBroker, free_port
-from deploy.settings import Settings
 from deploy.simulate import to_http
 from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
+from streams.settings import Settings
 from streams.warehouse import WorkerReader
 from tests.load.bench import P50_P99, proc_kib, worker_stats
 

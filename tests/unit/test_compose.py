@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from deploy.settings import Settings
+from streams.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())

@@ -8,7 +8,7 @@ import pytest
 
 # What `python -m streams` does before faust starts, in a fresh process as in production.
 PROBE = """
-from deploy.settings import Settings, use_event_loop
+from streams.settings import Settings, use_event_loop
 use_event_loop(Settings(_env_file=None))
 import asyncio, faust
 app = faust.App("loop-probe", broker="kafka://127.0.0.1:1", web_enabled=False)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from deploy.settings import Settings
 from schemas import events
 from services.ingest.docs import docs_page, event_example, event_types
 from services.ingest.openapi import openapi_document
+from streams.settings import Settings
 
 DOCUMENT = openapi_document(Settings())
 TYPES = event_types(DOCUMENT)

@@ -11,12 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from deploy.settings import Settings
 from schemas.desk import AlertAssigned, SiteReminded
 from services.notify.app import Notifier
 from services.notify.ledger import Ledger
 from services.notify.notices import Lookup, Notice, alert_notice, body, markdown
 from services.notify.routes import Route, Routes
+from streams.settings import Settings
 from tests import factories
 
 ALERT_ID = str(uuid.uuid4())
