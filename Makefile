@@ -7,9 +7,9 @@ KAFKA_LIB := deploy/kafka/lib
 STAMP := $(VENV)/.installed
 
 .PHONY: install kafka-jars console-assets browser run test lint unit integration schemas dashboards bench soak clean \
-	late-records mutate
+	late-records mutate publish-env publish
 
-install: $(STAMP) kafka-jars console-assets
+install: $(STAMP) kafka-jars console-assets publish-env
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -64,6 +64,21 @@ schemas: $(STAMP)
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest tests/unit -q
+
+# The Grafana publisher's own environment: ours seen through a .pth, grafana-client (and its
+# niquests / urllib3-future) installed over it here only, so the rest of the project keeps urllib3.
+PUBLISH_ENV := .venv-publish
+publish-env: $(PUBLISH_ENV)/.ready
+$(PUBLISH_ENV)/.ready: $(STAMP)
+	python3 -m venv $(PUBLISH_ENV)
+	$(VENV)/bin/python -c "import site; print(site.getsitepackages()[0])" > \
+		$$($(PUBLISH_ENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/tongfang-deps.pth
+	$(PUBLISH_ENV)/bin/pip install -q "grafana-client>=5,<6"
+	touch $@
+
+# Dashboards and alert rules to a Grafana: make publish ARGS="--url https://… --token …"
+publish: publish-env
+	$(PUBLISH_ENV)/bin/python -m dashboards.publish $(ARGS)
 
 test: install browser lint
 	$(VENV)/bin/pytest -q

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +150,10 @@ def main() -> None:
     target = ClickHouseTarget(
         args.clickhouse_host, args.clickhouse_port, args.clickhouse_user, args.clickhouse_password
     )
-    report = publish(api, target, args.webhook_url)
+    try:
+        report = publish(api, target, args.webhook_url)
+    except GrafanaClientError as exc:
+        sys.exit(f"Grafana refused the request ({exc.status_code}): {exc.message}; nothing more was written")
     for what in report.created:
         print(f"created {what}")
     for what in report.updated:

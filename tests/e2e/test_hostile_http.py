@@ -167,9 +167,8 @@ def test_hand_made_hostile_requests_are_refused_naming_field_and_reason(running_
     assert running_stack.scalar("SELECT count() FROM dead_letters") == 0  # refused at the door, not parked
 
 
-# Generated from the document the service serves, valid and invalid by turns. schemathesis's own
-# transport and pytest loader do not work with the urllib3-future (through grafana-client's niquests)
-# and pytest 9 installed here, so its strategies are driven by hypothesis and sent with urllib.
+# Generated from the document the service serves, valid and invalid by turns. schemathesis's pytest
+# loader does not work with pytest 9, so its strategies are driven by hypothesis and sent with urllib.
 DOCUMENT = schemathesis.openapi.from_dict(openapi_document(Settings()))
 OPERATIONS = [
     (path, method.upper(), mode)
