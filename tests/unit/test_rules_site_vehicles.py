@@ -465,7 +465,7 @@ def test_a_vehicle_alert_carries_the_placement_of_the_site_it_happened_at():
     h = Harness()
     loop_sites(h)  # B is in district 330109, A in 330106
     h.feed(arrive("B", at(hours=1), intact=False))
-    h.feed(depart("A", at(hours=1, minutes=5), route="R-2"))  # folded after it, from another district
+    h.feed(depart("A", at(hours=1, minutes=3), route="R-2"))  # folded after it (not yet due), elsewhere
     h.tick(at(hours=2))
     [alert] = h.raised("VEH-SEAL")
     assert (alert.site_id, alert.division_code, alert.evidence[0]) == ("B", "330109", alert.evidence[0])
@@ -494,6 +494,7 @@ def test_an_unplanned_stop_names_where_it_was_and_its_record():
     h.feed(depart("B", at(hours=3)))
     h.tick(at(hours=4))
     assert h.resolved("VEH-OFF-ROUTE") == []  # an unplanned stop stays on record: nothing settles it
+    assert [name for name in h.vehicles.states["V-1"]["open"] if "stop|" in name] == []  # so not tracked as open
 
 
 def test_a_vehicle_gone_from_a_site_with_no_departure_there_on_record_stays_dwelling():
@@ -636,3 +637,20 @@ def test_a_level_posted_late_brings_a_sample_due_sooner():
     h.tick(at(days=4))
     [alert] = h.raised("SITE-ENV-SAMPLE")  # the response level (from day 1) allows two days from the sample
     assert (alert.deadline, alert.details) == (at(days=2), {"last_sample": "2026-11-23T00:00:00+00:00"})
+
+
+def test_an_arrival_naming_its_route_is_judged_on_that_routes_plan():
+    h = Harness()
+    plan_loop(h, ["A", "B"])
+    other = {"route_id": "R-2", "vehicle_id": "V-1", "stops": ["A", "C"]}
+    other |= {"window_start": at().isoformat(), "window_end": at(hours=3).isoformat()}
+    h.feed(ev("route.planned", other, at(hours=-1), site_id="A"), depart("A", at()))
+    came = ev(
+        "vehicle.arrived",
+        {"vehicle_id": "V-1", "route_id": "R-2", "seal_id": "S-1", "seal_intact": True},
+        at(hours=1),
+        "C",
+    )
+    h.feed(came)
+    h.tick(at(hours=2))
+    assert h.raised("VEH-OFF-ROUTE") == []  # C is on R-2, the route the arrival names (not R-1's)
