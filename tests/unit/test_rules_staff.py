@@ -307,7 +307,7 @@ def test_a_passing_check_settles_only_fevers_found_before_it():
     assert len(earlier.raised("STAFF-FEVER")) == 1
     assert earlier.resolved("STAFF-FEVER") == []
     recorded_first = Harness()  # both on record before the fever alert fires: raised and settled at once
-    recorded_first.feed(site(), enrolled(), checked(at(), temperature=38.0), checked(at(minutes=5)))
+    recorded_first.feed(site(), enrolled(), checked(at(), temperature=38.0), checked(at(minutes=2)))  # not yet due
     recorded_first.tick(at(hours=1))
     [alert] = recorded_first.raised("STAFF-FEVER")
     [settled] = recorded_first.resolved("STAFF-FEVER")
@@ -326,6 +326,8 @@ def test_a_positive_names_its_record_every_vehicle_and_the_window_edges():
     h.feed(positive)
     h.tick(at(hours=1))
     [alert] = h.raised("STAFF-POSITIVE")
+    assert (alert.subject_kind, alert.subject_id) == ("staff", f"{PSEUDONYM}|{int(at().timestamp() * 1000)}")
+    assert [name for name in h.sites.states["site-a1"]["open"] if "STAFF-POSITIVE" in name] == []  # not tracked
     assert alert.evidence == [positive["event_id"]]
     assert alert.details == {
         "staff_id": PSEUDONYM,
@@ -333,3 +335,40 @@ def test_a_positive_names_its_record_every_vehicle_and_the_window_edges():
         "contacts_vehicles": ["V-7", "V-8", "V-9"],
         "window_days": 3.0,
     }
+
+
+def test_a_positive_at_a_site_no_vehicle_called_at_lists_no_vehicles():
+    h = Harness()
+    h.feed(site(), enrolled(), lab_result(at(), result="positive"))
+    h.tick(at(hours=1))
+    [alert] = h.raised("STAFF-POSITIVE")
+    assert (alert.details["contacts_staff"], alert.details["contacts_vehicles"]) == ([], [])
+
+
+def test_a_negative_sampled_just_after_the_due_time_and_posted_before_the_check_runs_is_late():
+    """Due at day -1; sampled a minute later and on record within the allowed lateness, before the
+    clock passed the due time: the check runs on it and finds it late, not in time."""
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), lab_result(at(days=-8)))
+    h.feed(lab_result(at(days=-1, minutes=1), when=at(days=-1, minutes=2)))
+    [alert] = h.raised("STAFF-TEST-DUE")
+    assert alert.deadline == at(days=-1)
+    [settled] = h.resolved("STAFF-TEST-DUE")
+    assert (settled.late, settled.late_reason) == (True, "action_after_deadline")
+
+
+def test_a_pass_at_the_instant_of_a_failed_check_does_not_settle_it():
+    h = Harness()
+    h.feed(site(), enrolled(), checked(at(), temperature=38.0), checked(at()))
+    h.tick(at(hours=1))
+    assert len(h.raised("STAFF-FEVER")) == 1
+    assert h.resolved("STAFF-FEVER") == []
+
+
+def test_a_departure_posted_late_is_judged_on_every_test_of_the_window_not_the_latest():
+    h = Harness()
+    h.feed(site(), enrolled("driver", staff=DRIVER), lab_result(at(hours=-20), staff=DRIVER))
+    h.feed(lab_result(at(hours=2), staff=DRIVER))  # a newer test, sampled after the departure
+    h.feed(departed(at()), received=at(hours=3))
+    h.tick(at(hours=4))
+    assert h.raised("VEH-DRIVER-TEST") == []
