@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.clickhouse import DATASOURCE_UID, FORMAT_TABLE, PLUGIN
-from dashboards.spec import OPEN_NOW
+from streams.read_models import OPEN_NOW
 
 FOLDER = "人物同防"
 FOLDER_UID = "tongfang"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dashboards.spec import OPEN, SCOPE_BY_SITE, SEVERITY_ZH, DashboardSpec, PanelSpec
+from dashboards.spec import SCOPE_BY_SITE, SEVERITY_ZH, DashboardSpec, PanelSpec
+from streams.read_models import OPEN
 
 DASHBOARD = DashboardSpec(
     uid="tongfang-alerts",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dashboards.rollup import series_by_type, whole_and_partial
-from dashboards.spec import OPEN, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from dashboards.spec import SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from streams.read_models import OPEN
 
 DIS_RULES = "('DIS-IMPORT', 'DIS-DOMESTIC', 'DIS-COVERAGE', 'DIS-BEFORE-DISPATCH', 'REST-IMPORT')"
 NEEDS_DISINFECTION = "(origin = 'imported' OR from_outside_city)"

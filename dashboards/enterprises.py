@@ -8,7 +8,8 @@ is built; records are counted by the event time they record.
 from __future__ import annotations
 
 from dashboards.grades import GRADING, LATE_AFTER_S, graded_sites
-from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from dashboards.spec import SCOPE, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from streams.read_models import OPEN
 
 DELAY = "dateDiff('second', raw_events.occurred_at, raw_events.received_at)"
 SITES = f"SELECT site_id, brand, enterprise_id, operation FROM sites FINAL WHERE {SCOPE}"

@@ -7,8 +7,9 @@ green otherwise. The thresholds are read from the catalogue when the dashboards 
 
 from __future__ import annotations
 
-from dashboards.spec import OPEN, SCOPE, SCOPE_BY_SITE
+from dashboards.spec import SCOPE, SCOPE_BY_SITE
 from streams.compliance.catalogue import load
+from streams.read_models import OPEN
 
 _CATALOGUE = load()
 GRADING = _CATALOGUE.grading

@@ -7,8 +7,9 @@ from dataclasses import replace
 from dashboards.disinfection import NEEDS_DISINFECTION, RECEIVED, first_batches
 from dashboards.grades import GRADING, graded_sites
 from dashboards.rollup import events_total
-from dashboards.spec import OPEN, SCOPE_BY_SITE, SEVERITY_COLOURS, SEVERITY_ZH, DashboardSpec, PanelSpec
+from dashboards.spec import SCOPE_BY_SITE, SEVERITY_COLOURS, SEVERITY_ZH, DashboardSpec, PanelSpec
 from dashboards.vehicles import LOOPS_RUNNING
+from streams.read_models import OPEN
 
 SHIFTS = "event_type = 'staff.shift_started'"
 NEEDING_DISINFECTION = f"{RECEIVED} AND {NEEDS_DISINFECTION}"

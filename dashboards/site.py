@@ -6,7 +6,8 @@ variable to the regulator's own, so a site of another jurisdiction shows nothing
 
 from __future__ import annotations
 
-from dashboards.spec import OPEN, SEVERITY_ZH, DashboardSpec, PanelSpec
+from dashboards.spec import SEVERITY_ZH, DashboardSpec, PanelSpec
+from streams.read_models import OPEN
 
 THIS_SITE = "site_id = '${site}' AND startsWith(division_code, '${jurisdiction}')"
 

@@ -40,17 +40,7 @@ SCOPE_BY_SITE = (
     "AND $__conditionalAll(site_id IN (SELECT site_id FROM sites WHERE brand IN (${brand:singlequote})), $brand) "
     "AND $__conditionalAll(site_id IN (${site:singlequote}), $site)"
 )
-# The read model of an open alert, in one place: raised and not resolved. `OPEN_NOW` for services and
-# alert rules; `OPEN` for panels: open at the end of the range shown (raised by then and not resolved
-# by then, in event time as the records stand), which over a range ending now is the same, and in a
-# day's report is that day's.
-OPEN_NOW = (
-    "alert_type = 'alert.raised' AND alert_id NOT IN (SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved')"
-)
-OPEN = (
-    "alert_type = 'alert.raised' AND at <= $__toTime AND alert_id NOT IN "
-    "(SELECT alert_id FROM alerts WHERE alert_type = 'alert.resolved' AND at <= $__toTime)"
-)
+# What an open alert is: streams/read_models.py, shared with the alert rules and the regulator API.
 SEVERITY_ZH = "multiIf(severity = 'critical', '严重', severity = 'major', '重要', '一般')"
 SEVERITY_COLOURS = (("严重", "red"), ("重要", "orange"), ("一般", "blue"))
 SITE_LINK = "/d/tongfang-site?var-site=${__value.raw}&${__url_time_range}"

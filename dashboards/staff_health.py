@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dashboards.rollup import series_by_type
-from dashboards.spec import OPEN, SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from dashboards.spec import SCOPE_BY_SITE, DashboardSpec, PanelSpec
+from streams.read_models import OPEN
 
 ROLE_ZH = (
     "transform(JSONExtractString(details, 'role'), "

@@ -24,7 +24,6 @@ import structlog
 from aiohttp import web
 
 from dashboards.report import gather, render
-from dashboards.spec import OPEN_NOW
 from services.problems import Problem, problems
 from services.ratelimit import RateLimiter
 from services.registry import Registry, Regulator
@@ -38,6 +37,7 @@ from services.regulator.openapi import openapi_document
 from services.regulator.reporting import Reporting
 from services.regulator.sites import Sites
 from streams.compliance.catalogue import load as load_catalogue
+from streams.read_models import OPEN_NOW
 from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.regulator")

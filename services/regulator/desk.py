@@ -27,7 +27,6 @@ import orjson
 import structlog
 from aiohttp import web
 
-from dashboards.spec import OPEN_NOW
 from dashboards.timerange import SHANGHAI
 from schemas import events
 from services.ingest.producer import EventProducer
@@ -35,6 +34,7 @@ from services.problems import Problem
 from services.registry import Session
 from services.regulator.console import SITE_ID, Console, json_response
 from streams.compliance.catalogue import Catalogue
+from streams.read_models import OPEN_NOW, raised
 from streams.settings import Settings
 from streams.topics import partition_for
 from streams.warehouse import literal
@@ -85,8 +85,7 @@ class Desk:
             "dateDiff('minute', at, now64(3)) AS age_minutes, late, "
             "d.desk_state AS desk_state, d.regulator_id AS last_regulator, d.assignee AS assignee, "
             "formatDateTime(d.due, '%Y-%m-%d %H:%i') AS due "
-            f"FROM (SELECT * FROM alerts WHERE alert_type = 'alert.raised' AND {' AND '.join(conditions)} "
-            "ORDER BY at DESC LIMIT 1 BY alert_id) AS a "
+            f"FROM ({raised(' AND '.join(conditions))}) AS a "
             f"LEFT JOIN ({desk_states(f'startsWith(division_code, {scope})')}) AS d ON d.alert_id = a.alert_id "
             f"LEFT JOIN ({_site_names(scope)}) AS s ON s.site_id = a.site_id "
             f"WHERE 1 {desk_state} ORDER BY {SEVERITY_RANK}, at LIMIT 500"

@@ -24,6 +24,7 @@ from services.problems import Problem
 from services.registry import Session
 from services.regulator.console import Console, json_response
 from streams.compliance.catalogue import Catalogue, Profile
+from streams.read_models import raised
 from streams.warehouse import literal
 
 FAMILIES = {
@@ -61,8 +62,7 @@ class Sites:
             "formatDateTime(r.deadline, '%Y-%m-%d %H:%i') AS due, "
             "if(v.resolved_at IS NULL OR toYear(v.resolved_at) < 2000, '', "
             "formatDateTime(v.resolved_at, '%Y-%m-%d %H:%i')) AS resolved, v.reason AS late_reason "
-            f"FROM (SELECT * FROM alerts WHERE alert_type = 'alert.raised' AND {where} "
-            f"AND at >= {now} - INTERVAL 30 DAY ORDER BY at DESC LIMIT 1 BY alert_id) AS r "
+            f"FROM ({raised(f'{where} AND at >= {now} - INTERVAL 30 DAY')}) AS r "
             "LEFT JOIN (SELECT alert_id, min(at) AS resolved_at, any(late_reason) AS reason FROM alerts "
             f"WHERE alert_type = 'alert.resolved' AND {where} GROUP BY alert_id) AS v ON v.alert_id = r.alert_id "
             "ORDER BY r.at DESC LIMIT 300"
