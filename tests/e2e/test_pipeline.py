@@ -12,7 +12,7 @@ from confluent_kafka import Producer
 from streams.warehouse import WorkerReader
 from tests import factories
 from tests.conftest import StackClient, wait_until
-from tests.load.bench import Visibility, sink_batches
+from tests.support.measure import Visibility, sink_batches
 
 pytestmark = pytest.mark.e2e
 

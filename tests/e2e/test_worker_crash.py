@@ -13,7 +13,7 @@ from deploy.stack import LocalStack
 from streams.watchdog import EXIT_STALLED, group_positions
 from tests import factories
 from tests.conftest import StackClient, stack_settings, wait_until
-from tests.load.bench import worker_stats
+from tests.support.measure import worker_stats
 
 pytestmark = pytest.mark.e2e
 

@@ -29,8 +29,9 @@ from services.regulator.console import Console
 from services.regulator.divisions import Divisions
 from streams.settings import Settings
 from streams.warehouse import ChdbWarehouse, ReadPool, migrate
-from tests.load.bench import START, generate, nearest_rank, settle
+from tests.load.bench import START, generate, settle
 from tests.support.browser import chromium_path, served
+from tests.support.measure import nearest_rank
 
 OPENS = 3
 PANEL_REQUESTS = "performance.getEntriesByType('resource').filter(e => e.name.includes('/panels/'))"

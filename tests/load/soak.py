@@ -31,7 +31,8 @@ from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.settings import Settings
 from streams.warehouse import WorkerReader
-from tests.load.bench import P50_P99, proc_kib, worker_stats
+from tests.load.bench import P50_P99, proc_kib
+from tests.support.measure import worker_stats
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.load.bench import nearest_rank
+from tests.support.measure import nearest_rank
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.load.bench import Visibility, by_window, seen_after, weighted_rank
+from tests.support.measure import Visibility, by_window, seen_after, weighted_rank
 
 
 def test_an_insert_is_queryable_at_the_first_poll_that_saw_its_stored_at():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from schemas.alerts import AlertRaised
 from streams.compliance.rules.disinfection import ms_of
@@ -312,8 +313,9 @@ def millis(when) -> int:
     return int(when.timestamp() * 1000)
 
 
-def batches(h: Harness) -> dict:
-    return h.sites.states["site-a1"]["rules"]["batches"]
+def batches(h: Harness) -> dict[str, Any]:
+    kept: dict[str, Any] = h.sites.states["site-a1"]["rules"]["batches"]
+    return kept
 
 
 def test_coverage_is_settled_when_the_items_reached_the_count_not_before():
