@@ -7,10 +7,10 @@ faust tables (changelog topics), keyed by "<partition>|<key>" so it stays on the
 
 Offsets are committed only for records that were stored and whose rule state was saved: the
 events agent holds small batches back from their insert (`Pending`), rule state is saved at most
-`rule_save_seconds` apart, and the commit stops at both (`streams.consumer.App`'s gates). Inserts,
+`rule_save_seconds` apart, and the commit stops at both (`streams.faust_adapter.consumer.App`'s gates). Inserts,
 publishes and saves are retried until they succeed rather than raise (an exception would end the
 agent's generator, whose cleanup acks the batch). A SIGKILL therefore replays the uncommitted
-records, and the sink's dedupe and the rules' positions make the replay harmless. `streams.consumer` keeps
+records, and the sink's dedupe and the rules' positions make the replay harmless. `streams.faust_adapter.consumer` keeps
 faust's offset bookkeeping from committing past records that were dropped around a rebalance, and
 reads such records again.
 """
@@ -29,13 +29,15 @@ from typing import Any, TypeVar
 import faust
 import orjson
 import structlog
-from faust.types import TP, ProducerT
+from faust.types import TP
 from tenacity import AsyncRetrying, RetryCallState, stop_never, wait_exponential
 
 from schemas.clock import CLOCK_KEY, encode_tick
 from streams.clickhouse_http import ClickHouseHttp
 from streams.compliance.catalogue import Catalogue
-from streams.consumer import App
+from streams.faust_adapter.consumer import App
+from streams.faust_adapter.stream import Stream, take_batches
+from streams.faust_adapter.table import PartitionKeyedTable, TableStore
 from streams.placement import signing_key
 from streams.rule_stream import Output, SiteRules, StateStore, VehicleRules
 from streams.settings import Settings
@@ -52,7 +54,6 @@ from streams.sink import (
     delivery_row,
     next_offsets,
 )
-from streams.stream import Stream, take_batches
 from streams.topics import kafka_reachable
 from streams.warehouse import Reader, ReadPool, Warehouse, reader_password
 from streams.watchdog import Watchdog, exit_stalled
@@ -82,51 +83,6 @@ class SinkStats:
 STORE_CHECK_SECONDS = 0.05  # how often held records are checked for a wait that is up
 T = TypeVar("T")
 Item = TypeVar("Item")
-
-
-class PartitionKeyedTable(faust.Table):  # type: ignore[type-arg]
-    """A table whose keys say their partition ("3|site-a1"), so state can be written from a
-    batch of events (outside faust's per-event context) and still lands on the source partition."""
-
-    def partition_for_key(self, key: Any) -> int:
-        text = key.decode() if isinstance(key, bytes) else str(key)
-        return int(text.split("|", 1)[0])
-
-
-class TableStore:
-    """Rule state in a faust table: each state as JSON bytes (orjson) under a "<partition>|<key>" key.
-
-    The table's values are raw bytes: faust's own JSON codec (the standard library's encoder) took
-    about 7 % of the worker's main thread at 1 000 events/s (py-spy). A changelog written with that codec
-    is JSON too, so state saved before reads back the same.
-    """
-
-    def __init__(self, table: faust.Table, producer: ProducerT) -> None:  # type: ignore[type-arg]
-        self._table = table
-        self._producer = producer
-
-    def load(self, partition: int) -> dict[str, Any]:
-        prefix = f"{partition}|"
-        return {key[len(prefix) :]: orjson.loads(value) for key, value in self._table.items() if key.startswith(prefix)}
-
-    async def save(self, partition: int, states: dict[str, Any]) -> None:
-        """Write to the table and its changelog, and wait for Kafka's acks.
-
-        Straight to the producer, keys encoded as faust encodes them, so recovery reads them back.
-        (`Table.send_changelog` queues each message in faust's producer buffer, sent one at a time;
-        a save of hundreds of sites filled it past its 100 messages and paused every stream until it
-        drained, with a warning each time. Setting items would leave the writes in that buffer,
-        which faust's commit flushes only for up to 0.1 s. Its callback on each send keeps offsets
-        for RocksDB, which the memory store does not use.)"""
-        changelog = self._table.changelog_topic
-        topic = changelog.get_topic_name()
-        sent = []
-        for key, state in states.items():
-            name, value = f"{partition}|{key}", orjson.dumps(state)
-            self._table.data[name] = value
-            encoded_key, _ = changelog.prepare_key(name, None, None)
-            sent.append(await self._producer.send(topic, encoded_key, value, partition, None, None))
-        await asyncio.gather(*sent)
 
 
 @dataclass

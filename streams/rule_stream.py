@@ -103,7 +103,7 @@ class PartitionedRules:
 
         Around a rebalance faust can drop the records in flight and hand out later ones; the
         consumer reads the partition again from its committed offset once the commit stalls on
-        the missing record (`streams.consumer`). Folding the later records first would carry the
+        the missing record (`streams.faust_adapter.consumer`). Folding the later records first would carry the
         watermark past the missing ones, which would then arrive late, and the alerts would not be
         those of a run in log order. Our topics are neither compacted nor transactional and are
         kept forever, so their offsets have no holes: a record past the next offset follows a lost

@@ -33,7 +33,10 @@ log = structlog.get_logger("tongfang.watchdog")
 
 Partition = tuple[str, int]  # (topic, partition)
 EXIT_STALLED = 70  # EX_SOFTWARE
-BOUNDED_WAITS = ("rebalance", "recovery")  # reasons to wait (streams.consumer.App.waiting_for) that may hang
+BOUNDED_WAITS = (
+    "rebalance",
+    "recovery",
+)  # reasons to wait (streams.faust_adapter.consumer.App.waiting_for) that may hang
 
 
 @dataclass

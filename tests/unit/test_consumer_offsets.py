@@ -12,7 +12,7 @@ from faust.types import TP
 
 from streams.app import create_app
 from streams.compliance.catalogue import load
-from streams.consumer import App, Consumer
+from streams.faust_adapter.consumer import App, Consumer
 from streams.warehouse import Reader, Warehouse
 from tests.conftest import stack_settings
 

@@ -162,7 +162,7 @@ def lost_in_flight(
     log: list[list[Record]], partition: int, first: int, count: int
 ) -> tuple[set[tuple[str, str]], bytes]:
     """`count` records of `partition` from offset `first` are dropped in flight and the later ones
-    handed out; then the partition is read again from the first lost record (`streams.consumer`)."""
+    handed out; then the partition is read again from the first lost record (`streams.faust_adapter.consumer`)."""
     records = [record for batch in log for record in batch]
     lost = range(first, first + count)
     delivered = [record for record in records if record.partition != partition or record.offset not in lost]

@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 from faust.types import EventT
 
-from streams.consumer import App
-from streams.stream import Stream, take_batches
+from streams.faust_adapter.consumer import App
+from streams.faust_adapter.stream import Stream, take_batches
 
 Taken = tuple[float, list[int]]  # (seconds since the start, the batch's values)
 

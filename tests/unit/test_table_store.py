@@ -10,8 +10,8 @@ import pytest
 from faust.serializers import codecs
 from faust.types import Message, ProducerT
 
-from streams.app import PartitionKeyedTable, TableStore
-from streams.consumer import App
+from streams.faust_adapter.consumer import App
+from streams.faust_adapter.table import PartitionKeyedTable, TableStore
 
 STATE = {"rules": {"DIS-IMPORT": {"open": [["B1", 1764300000000]]}}, "site": {"name": "杭州西湖网点"}}
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from streams.app import until_done
-from streams.consumer import App
+from streams.faust_adapter.consumer import App
 from streams.watchdog import Stalls
 
 EVENTS, ALERTS = ("events", 0), ("alerts", 1)
