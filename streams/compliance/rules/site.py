@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 from bisect import bisect_left
+from collections.abc import Callable
 from enum import StrEnum
 
 from schemas.envelope import Event
@@ -63,12 +64,9 @@ class Sites:
             self._inspected(ctx, event, at)
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
-        if rule_id == "SITE-DISINFECT":
-            self._check_day(ctx, int(subject))
-        elif rule_id == "SITE-ENV-SAMPLE":
-            self._check_sample(ctx, subject)
-        elif rule_id == "INSPECT-MONTHLY":
-            self._check_month(ctx, subject)
+        check = CHECKS.get(rule_id)
+        if check is not None:
+            check(self, ctx, subject)
 
     def policy_changed(self, ctx: Context) -> None:
         if ctx.site.get("international"):
@@ -101,7 +99,8 @@ class Sites:
         if days[str(day)] >= ctx.limits("SITE-DISINFECT", at).per_day:
             ctx.resolve_alert("SITE-DISINFECT", str(day), [str(event.event_id)], action_at=at)
 
-    def _check_day(self, ctx: Context, day: int) -> None:
+    def _check_day(self, ctx: Context, subject: str) -> None:
+        day = int(subject)
         data = ctx.data("SITE-DISINFECT")
         judged = data.setdefault("judged", {})
         judged[str(day)] = 1
@@ -172,6 +171,14 @@ class Sites:
             del months[old]
         following = _month(_month_end(month))
         ctx.schedule(_month_end(following), "INSPECT-MONTHLY", following)
+
+
+# The check each rule runs when its time comes (a rule of this family, one handler).
+CHECKS: dict[str, Callable[[Sites, Context, str], None]] = {
+    SiteRule.DISINFECT: Sites._check_day,
+    SiteRule.ENV_SAMPLE: Sites._check_sample,
+    SiteRule.INSPECT_MONTHLY: Sites._check_month,
+}
 
 
 class ActiveDays:

@@ -12,6 +12,7 @@ VEH-DRIVER-TEST (at other stops of the loop the driver's tests are not known).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -66,18 +67,9 @@ class Staff:
             self._vehicle_called(ctx, event, at)
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
-        if rule_id == "STAFF-CHECK":
-            self._check_by_cutoff(ctx, subject)
-        elif rule_id == "STAFF-FEVER":
-            self._fever(ctx, subject)
-        elif rule_id == "STAFF-WORKED-SICK":
-            self._worked_sick(ctx, subject)
-        elif rule_id == "STAFF-TEST-DUE":
-            self._test_due(ctx, subject)
-        elif rule_id == "STAFF-POSITIVE":
-            self._positive(ctx, subject)
-        elif rule_id == "VEH-DRIVER-TEST":
-            self._driver_test(ctx, subject)
+        check = CHECKS.get(rule_id)
+        if check is not None:
+            check(self, ctx, subject)
 
     def policy_changed(self, ctx: Context) -> None:
         for staff_id, person in ctx.data("staff").items():
@@ -302,6 +294,17 @@ class Staff:
                 [event_id],
                 {"driver_id": driver, "vehicle_id": vehicle, "last_negative": _iso(last)},
             )  # tracked: a test of the window recorded later settles it
+
+
+# The check each rule runs when its time comes (a rule of this family, one handler).
+CHECKS: dict[str, Callable[[Staff, Context, str], None]] = {
+    StaffRule.CHECK: Staff._check_by_cutoff,
+    StaffRule.FEVER: Staff._fever,
+    StaffRule.WORKED_SICK: Staff._worked_sick,
+    StaffRule.TEST_DUE: Staff._test_due,
+    StaffRule.POSITIVE: Staff._positive,
+    StaffRule.DRIVER_TEST: Staff._driver_test,
+}
 
 
 def _prune_days(person: dict[str, Any], today: int) -> None:
