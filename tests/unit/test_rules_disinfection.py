@@ -350,3 +350,43 @@ def test_released_batches_are_forgotten_past_the_horizon_once_a_day():
     h.feed(received(when=at(days=70), batch="B2"), disinfected(at(days=70, minutes=20), batch="B2"))
     h.tick(at(days=79))  # B2 released on day 78: B1 (released on day 8) is past the horizon
     assert list(released) == ["B2"]
+
+
+def test_the_earliest_of_two_dispatch_records_is_the_dispatch_judged():
+    h = Harness()
+    h.feed(site(), received("domestic", outside=False), disinfected(at(hours=2)), dispatched(at(hours=3)))
+    h.feed(dispatched(at(hours=1)), received=at(hours=4))  # an earlier dispatch, posted later
+    h.tick(at(hours=5))
+    [alert] = h.raised("DIS-BEFORE-DISPATCH")
+    assert alert.deadline == at(hours=1)
+
+
+def test_a_dispatch_alert_counts_every_disinfection_record_of_the_batch():
+    h = Harness()
+    h.feed(site(), received("domestic", outside=False, count=100))
+    h.feed(disinfected(at(hours=2), count=40), disinfected(at(hours=3), count=60))
+    late = dispatched(at(hours=1))
+    h.feed(late, received=at(hours=4))
+    h.tick(at(hours=5))
+    [alert] = h.raised("DIS-BEFORE-DISPATCH")
+    assert alert.details == {"origin": "domestic", "received_items": 100, "disinfected_items": 100}
+    assert late["event_id"] in alert.evidence
+
+
+def test_a_disinfection_at_the_instant_of_the_dispatch_posted_later_settles_the_dispatch_alert():
+    h = Harness()
+    h.feed(site(), received("domestic", outside=False), dispatched(at(hours=1)))
+    h.tick(at(hours=2))
+    assert len(h.raised("DIS-BEFORE-DISPATCH")) == 1
+    record = disinfected(at(hours=1))
+    h.feed(record, received=at(hours=2))
+    [settled] = h.resolved("DIS-BEFORE-DISPATCH")
+    assert settled.evidence == [record["event_id"]]
+
+
+def test_a_domestic_batch_has_no_rest_period():
+    h = Harness()
+    h.feed(site(), received("domestic"), disinfected(at(minutes=30)), dispatched(at(hours=1)))
+    h.tick(at(hours=2))
+    assert h.raised("REST-IMPORT") == []
+    assert h.raised("DIS-BEFORE-DISPATCH") == []

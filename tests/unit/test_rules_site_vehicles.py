@@ -654,3 +654,14 @@ def test_an_arrival_naming_its_route_is_judged_on_that_routes_plan():
     h.feed(came)
     h.tick(at(hours=2))
     assert h.raised("VEH-OFF-ROUTE") == []  # C is on R-2, the route the arrival names (not R-1's)
+
+
+def test_late_ledger_days_are_kept_to_the_horizon_once_more_than_64_are_held():
+    h = Harness()
+    h.feed(site())
+    for day in range(70):  # a day's record posted two days late, every day for 70 days
+        h.feed(factories.health_checked(at=at(days=day)), received=at(days=day + 2))
+    raised = h.sites.states["site-a1"]["rules"]["ledger_late"]
+    assert len(h.raised("LEDGER-LATE")) == 70
+    # kept: the days raised within the horizon (62 days) and a day, of the clock at day 69
+    assert sorted(raised) == sorted(str(local_day_of(at(days=day))) for day in range(4, 70))
