@@ -665,3 +665,20 @@ def test_late_ledger_days_are_kept_to_the_horizon_once_more_than_64_are_held():
     assert len(h.raised("LEDGER-LATE")) == 70
     # kept: the days raised within the horizon (62 days) and a day, of the clock at day 69
     assert sorted(raised) == sorted(str(local_day_of(at(days=day))) for day in range(4, 70))
+
+
+def test_a_ledger_late_alert_names_its_first_record_the_delays_and_when_the_day_was_due():
+    h = Harness()
+    h.feed(site())
+    record = factories.health_checked(at=at(hours=3))
+    h.feed(record, received=at(hours=30, minutes=30))  # 27.5 hours late
+    [alert] = h.raised("LEDGER-LATE")
+    assert (alert.evidence, alert.at) == ([record["event_id"]], at(hours=30, minutes=30))
+    assert alert.deadline == at(days=1, hours=16)  # the day ends at 16:00 UTC, plus the 24 h allowed
+    assert alert.details == {
+        "day": "2026-11-23",
+        "first_event_type": "StaffHealthChecked",
+        "delay_hours": 27.5,
+        "max_delay_hours": 24.0,
+    }
+    assert [name for name in h.sites.states["site-a1"]["open"] if "LEDGER-LATE" in name] == []  # not tracked
