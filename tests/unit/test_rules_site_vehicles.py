@@ -682,3 +682,12 @@ def test_a_ledger_late_alert_names_its_first_record_the_delays_and_when_the_day_
         "max_delay_hours": 24.0,
     }
     assert [name for name in h.sites.states["site-a1"]["open"] if "LEDGER-LATE" in name] == []  # not tracked
+
+
+def test_ledger_late_delays_are_in_hours_to_one_decimal():
+    h = Harness(catalogue_with("LEDGER-LATE", max_delay="3m"))
+    h.feed(site())
+    h.feed(factories.health_checked(at=at()), received=at(hours=27.05))
+    [alert] = h.raised("LEDGER-LATE")
+    assert (alert.details["delay_hours"], alert.details["max_delay_hours"]) == (27.1, 0.1)
+    assert isinstance(alert.details["max_delay_hours"], float)
