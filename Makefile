@@ -65,16 +65,23 @@ schemas: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest tests/unit -q
 
+# A tool's own environment (its directory is the target's): ours seen through a .pth, the tool's
+# TOOL_PACKAGES installed over it there only.
+define tool-env
+$(PYTHON) -m venv $(@D)
+$(VENV)/bin/python -c "import site; print(site.getsitepackages()[0])" > \
+	$$($(@D)/bin/python -c "import site; print(site.getsitepackages()[0])")/tongfang-deps.pth
+$(@D)/bin/pip install -q $(TOOL_PACKAGES)
+touch $@
+endef
+
 # The Grafana publisher's own environment: ours seen through a .pth, grafana-client (and its
 # niquests / urllib3-future) installed over it here only, so the rest of the project keeps urllib3.
 PUBLISH_ENV := .venv-publish
 publish-env: $(PUBLISH_ENV)/.ready
+$(PUBLISH_ENV)/.ready: TOOL_PACKAGES = "grafana-client>=5,<6"
 $(PUBLISH_ENV)/.ready: $(STAMP)
-	python3 -m venv $(PUBLISH_ENV)
-	$(VENV)/bin/python -c "import site; print(site.getsitepackages()[0])" > \
-		$$($(PUBLISH_ENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/tongfang-deps.pth
-	$(PUBLISH_ENV)/bin/pip install -q "grafana-client>=5,<6"
-	touch $@
+	$(tool-env)
 
 # Dashboards and alert rules to a Grafana: make publish ARGS="--url https://… --token …"
 publish: publish-env
@@ -88,12 +95,9 @@ test: install browser lint
 # (.venv-mutate), then a score per file and the survivors (tests/support/mutation.py,
 # tests/mutants.toml). MUTATE_ARGS="--min-score 0.9" fails below the target.
 MUTATE_ENV := .venv-mutate
+$(MUTATE_ENV)/.ready: TOOL_PACKAGES = "mutmut==3.7.0" "pytest==8.4.2"
 $(MUTATE_ENV)/.ready: $(STAMP)
-	python3 -m venv $(MUTATE_ENV)
-	$(VENV)/bin/python -c "import site; print(site.getsitepackages()[0])" > \
-		$$($(MUTATE_ENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/tongfang-deps.pth
-	$(MUTATE_ENV)/bin/pip install -q "mutmut==3.7.0" "pytest==8.4.2"
-	touch $@
+	$(tool-env)
 
 mutate: $(MUTATE_ENV)/.ready
 	rm -rf mutants && mkdir mutants

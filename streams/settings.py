@@ -196,8 +196,10 @@ def _default(field: Any) -> str:
     value = field.get_default(call_default_factory=True)
     if isinstance(value, SecretStr):
         return "empty" if not value.get_secret_value() else "set"
-    if value is None or value == "":
-        return "empty" if value == "" else "—"
+    if value is None:
+        return "—"
+    if value == "":
+        return "empty"
     if isinstance(value, bool):
         return str(value).lower()
     return f"`{value}`"

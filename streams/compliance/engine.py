@@ -57,6 +57,15 @@ def day_label(day: int) -> str:
     return to_datetime(day_start(day) + SHANGHAI_OFFSET_MS).strftime("%Y-%m-%d")
 
 
+class RuleFamily(NamedTuple):
+    """A rule module's rules as it declares them: its names in Chinese and English, and its ids
+    (a StrEnum), which the catalogue gives text and thresholds."""
+
+    zh: str
+    en: str
+    rules: tuple[str, ...]
+
+
 class RuleLogic(Protocol):
     """A group of catalogue rules over one kind of key."""
 

@@ -11,7 +11,7 @@ from streams.compliance.rulebook import FAMILIES
 
 
 def test_every_catalogue_rule_is_declared_by_exactly_one_family():
-    declared = Counter(str(rule_id) for family in FAMILIES.values() for rule_id in family["rules"])
+    declared = Counter(str(rule_id) for family in FAMILIES.values() for rule_id in family.rules)
     assert set(declared) == set(load().rules)
     assert [rule_id for rule_id, count in declared.items() if count > 1] == []
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from schemas.envelope import Event
 from schemas.parcels import ParcelsDisinfected, ParcelsDispatched, ParcelsReceived
-from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context
+from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, RuleFamily
 
 RETENTION_MS = int(timedelta(days=8) / timedelta(milliseconds=1))
 DEADLINE_RULES = ("DIS-IMPORT", "DIS-DOMESTIC")
@@ -46,7 +46,7 @@ class DisinfectionRule(StrEnum):
     REST_IMPORT = "REST-IMPORT"
 
 
-FAMILY = {"zh": "物防：邮件快件批次消毒", "en": "Parcels: batch disinfection", "rules": tuple(DisinfectionRule)}
+FAMILY = RuleFamily("物防：邮件快件批次消毒", "Parcels: batch disinfection", tuple(DisinfectionRule))
 
 
 class Disinfection:

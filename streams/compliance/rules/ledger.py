@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from schemas.envelope import Event
-from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, day_label, day_start, local_day, ms
+from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, RuleFamily, day_label, day_start, local_day, ms
 from streams.compliance.rules.disinfection import ms_of
 
 
@@ -24,7 +24,7 @@ class LedgerRule(StrEnum):
     LATE = "LEDGER-LATE"
 
 
-FAMILY = {"zh": "台账：补录", "en": "Ledgers: records posted late", "rules": tuple(LedgerRule)}
+FAMILY = RuleFamily("台账：补录", "Ledgers: records posted late", tuple(LedgerRule))
 
 
 class LedgerLate:

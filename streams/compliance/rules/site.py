@@ -23,6 +23,7 @@ from streams.compliance.engine import (
     SHANGHAI_OFFSET_MS,
     TRACKED_ALERT_MS,
     Context,
+    RuleFamily,
     day_label,
     day_start,
     local_day,
@@ -42,11 +43,9 @@ class SiteRule(StrEnum):
     INSPECT_MONTHLY = "INSPECT-MONTHLY"
 
 
-FAMILY = {
-    "zh": "场所：网点消杀、环境采样与检查",
-    "en": "Premises: disinfection, environment samples, inspections",
-    "rules": tuple(SiteRule),
-}
+FAMILY = RuleFamily(
+    "场所：网点消杀、环境采样与检查", "Premises: disinfection, environment samples, inspections", tuple(SiteRule)
+)
 
 
 class Sites:

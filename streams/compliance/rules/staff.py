@@ -20,7 +20,7 @@ from schemas.envelope import Event
 from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested
 from schemas.registry import StaffEnrolled, StaffLeft
 from schemas.vehicles import VehicleArrived, VehicleDeparted
-from streams.compliance.engine import DAY_MS, Context, day_label, day_start, local_day, ms, to_datetime
+from streams.compliance.engine import DAY_MS, Context, RuleFamily, day_label, day_start, local_day, ms, to_datetime
 from streams.compliance.rules.disinfection import ms_of
 
 CONTACT_KEEP_MS = 14 * DAY_MS
@@ -37,7 +37,7 @@ class StaffRule(StrEnum):
     DRIVER_TEST = "VEH-DRIVER-TEST"
 
 
-FAMILY = {"zh": "人防：从业人员健康监测与核酸检测", "en": "People: health checks and tests", "rules": tuple(StaffRule)}
+FAMILY = RuleFamily("人防：从业人员健康监测与核酸检测", "People: health checks and tests", tuple(StaffRule))
 
 
 class Staff:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from schemas.envelope import Event
 from schemas.registry import RoutePlanned
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleStopped
-from streams.compliance.engine import TRACKED_ALERT_MS, Context, ms
+from streams.compliance.engine import TRACKED_ALERT_MS, Context, RuleFamily, ms
 from streams.compliance.rules.disinfection import ms_of
 from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
 
@@ -55,7 +55,7 @@ class VehicleRule(StrEnum):
     DWELL = "VEH-DWELL"
 
 
-FAMILY = {"zh": "车防：闭环运输车辆", "en": "Vehicles: closed loops", "rules": tuple(VehicleRule)}
+FAMILY = RuleFamily("车防：闭环运输车辆", "Vehicles: closed loops", tuple(VehicleRule))
 
 
 class Vehicles:
