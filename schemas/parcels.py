@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from msgspec import Meta
 
 from schemas.envelope import Count, CountryCode, Event, Identifier, Payload, Pseudonym, ShortText
 
@@ -47,6 +49,16 @@ class ParcelsDispatchedPayload(Payload, frozen=True, kw_only=True):
     batch_id: Identifier
     item_count: Count
     destination_site_id: Identifier | None = None
+    override_reason: Annotated[
+        str,
+        Meta(
+            min_length=2,
+            max_length=500,
+            description="Why the batch left although the dispatch gate (四无不出) stopped it: no disinfection "
+            "on record, or an imported batch inside its rest period. The rules still judge the dispatch; "
+            "the reason goes with the alert to the regulator.",
+        ),
+    ] | None = None
 
 
 class ParcelsDispatched(Event, frozen=True, kw_only=True, tag="parcels.dispatched"):

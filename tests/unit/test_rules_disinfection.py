@@ -390,3 +390,153 @@ def test_a_domestic_batch_has_no_rest_period():
     h.tick(at(hours=2))
     assert h.raised("REST-IMPORT") == []
     assert h.raised("DIS-BEFORE-DISPATCH") == []
+
+
+def saved_before_records_were_kept(h: Harness, batch: str = "B1") -> dict[str, Any]:
+    """The batch as state saved by the earlier layout holds it: no record list, no raised list, no flag."""
+    state = h.sites.states["site-a1"]["rules"]["batches"][batch]
+    for key in ("disinfections", "raised", "checked"):
+        state.pop(key, None)
+    return state
+
+
+def test_a_batch_saved_in_the_earlier_layout_after_its_check_is_settled_by_a_record_posted_later():
+    h = Harness()
+    h.feed(site(), received())
+    h.tick(at(hours=1, minutes=5))  # the watermark is at the deadline itself: the check has run
+    assert len(h.raised("DIS-IMPORT")) == 1
+    saved_before_records_were_kept(h)
+    record = disinfected(at(minutes=50))
+    h.feed(record, received=at(hours=2))
+    [settled] = h.resolved("DIS-IMPORT")
+    assert (settled.late_reason, settled.evidence) == ("record_after_deadline", [record["event_id"]])
+
+
+def test_a_batch_saved_in_the_earlier_layout_before_its_check_waits_for_it():
+    h = Harness()
+    h.feed(site(), received(count=100))
+    saved_before_records_were_kept(h)
+    h.feed(disinfected(at(minutes=30), count=60))  # short of the receipt, but the deadline is an hour away
+    assert h.raised("DIS-COVERAGE") == []
+    h.tick(at(hours=2))
+    [alert] = h.raised("DIS-COVERAGE")
+    assert alert.deadline == at(hours=1)
+
+
+def test_a_batch_saved_in_the_earlier_layout_counts_every_item_it_had_disinfected():
+    h = Harness()
+    h.feed(site(), received(count=100), disinfected(at(minutes=40), count=60))
+    saved_before_records_were_kept(h)
+    h.tick(at(hours=2))
+    [alert] = h.raised("DIS-COVERAGE")
+    assert alert.details == {"origin": "imported", "received_items": 100, "disinfected_items": 60}
+    assert h.resolved("DIS-COVERAGE") == []
+
+
+def test_a_part_of_a_batch_received_after_its_check_is_judged_on_the_whole_batch():
+    h = Harness()
+    h.feed(site(), received(count=100), disinfected(at(minutes=40), count=100))
+    h.tick(at(hours=2))
+    assert h.raised("DIS-COVERAGE") == []
+    part = received(when=at(minutes=30), count=50)
+    h.feed(part, received=at(hours=2))
+    [alert] = h.raised("DIS-COVERAGE")
+    assert (alert.subject_id, alert.deadline) == ("B1", at(hours=1))
+    assert alert.details == {"origin": "imported", "received_items": 150, "disinfected_items": 100}
+    assert part["event_id"] in alert.evidence
+
+
+def test_an_earlier_part_posted_after_the_check_moves_the_deadline_and_settles_it_as_late():
+    h = Harness()
+    h.feed(site(), received(when=at(minutes=30)), disinfected(at(minutes=70)))
+    h.tick(at(hours=3))
+    assert h.raised("DIS-IMPORT") == []  # disinfected 40 minutes after the receipt on record
+    part = received(when=at(), count=10)
+    h.feed(part, received=at(hours=3))  # a part received half an hour earlier: the hour ran from then
+    [alert] = h.raised("DIS-IMPORT")
+    [settled] = h.resolved("DIS-IMPORT")
+    assert (alert.subject_id, alert.deadline) == ("B1", at(hours=1))
+    assert (settled.late_reason, settled.evidence) == ("action_after_deadline", [part["event_id"]])
+
+
+def test_a_dispatch_past_the_gate_carries_its_reason_to_the_regulator():
+    h = Harness()
+    gone = dispatched(at(hours=1))
+    gone["payload"]["override_reason"] = "客户加急，消毒记录稍后补录"
+    h.feed(site(), received("domestic", outside=False), gone)
+    h.tick(at(hours=2))
+    [alert] = h.raised("DIS-BEFORE-DISPATCH")
+    assert alert.details["override_reason"] == "客户加急，消毒记录稍后补录"
+    plain = Harness()
+    plain.feed(site(), received("domestic", outside=False), dispatched(at(hours=1)))
+    plain.tick(at(hours=2))
+    assert "override_reason" not in plain.raised("DIS-BEFORE-DISPATCH")[0].details
+
+
+def test_an_imported_receipt_posted_after_its_dispatch_is_judged_for_the_rest_period():
+    h = Harness()
+    h.feed(site(), dispatched(at(days=1)), received=at(days=1))  # the dispatch is on record first
+    h.feed(received(when=at()), disinfected(at(minutes=20)), received=at(days=1, hours=1))
+    h.tick(at(days=2))
+    [alert] = h.raised("REST-IMPORT")
+    assert (alert.subject_id, alert.subject_kind, alert.details["rest_hours"]) == ("B1", "batch", 96.0)
+    assert [name for name in h.sites.states["site-a1"]["open"] if "REST-IMPORT" in name] == []  # not tracked
+    domestic = Harness()
+    domestic.feed(site(), dispatched(at(days=1)), received=at(days=1))
+    domestic.feed(received("domestic", when=at()), disinfected(at(minutes=20)), received=at(days=1, hours=1))
+    domestic.tick(at(days=2))
+    assert domestic.raised("REST-IMPORT") == []
+
+
+def test_a_coverage_alert_names_the_receipt_and_every_disinfection_record():
+    h = Harness()
+    receipt, first = received(count=100), disinfected(at(minutes=20), count=30)
+    second = disinfected(at(minutes=30), count=30)
+    h.feed(site(), receipt, first, second)
+    h.tick(at(hours=2))
+    [alert] = h.raised("DIS-COVERAGE")
+    assert sorted(alert.evidence) == sorted([receipt["event_id"], first["event_id"], second["event_id"]])
+
+
+def test_a_deadline_alert_is_raised_once_however_often_later_records_settle_it():
+    h = Harness()
+    h.feed(site(), received(count=100))
+    h.tick(at(hours=2))
+    h.feed(disinfected(at(hours=2, minutes=10), count=50), disinfected(at(hours=2, minutes=20), count=50))
+    assert len(h.raised("DIS-IMPORT")) == 1
+    assert [a.late_reason for a in h.resolved("DIS-IMPORT")] == ["action_after_deadline"]
+
+
+def test_a_dispatch_alert_is_about_the_batch_at_the_dispatch():
+    h = Harness()
+    h.feed(site(), received("domestic", outside=False), dispatched(at(hours=1)))
+    h.tick(at(hours=2))
+    [alert] = h.raised("DIS-BEFORE-DISPATCH")
+    assert (alert.subject_kind, alert.subject_id, alert.at, alert.deadline) == ("batch", "B1", at(hours=1), at(hours=1))
+
+
+def test_a_batch_is_kept_eight_days_after_its_last_record_whichever_kind_it_is():
+    h = Harness()
+    h.feed(site(), received(), disinfected(at(minutes=10)), dispatched(at(days=5)))
+    h.tick(at(days=12, hours=23))
+    assert "B1" in batches(h)  # eight days after the dispatch, not after the receipt
+    h.tick(at(days=13, hours=1))
+    assert "B1" not in batches(h)
+    late = Harness()
+    late.feed(site(), disinfected(at(minutes=10), count=100), received("domestic", outside=False))
+    late.tick(at(days=2))
+    late.feed(received("domestic", when=at(), outside=False), received=at(days=2))  # a receipt posted late
+    late.tick(at(days=9, hours=23))
+    assert "B1" in batches(late)  # eight days after the clock of its posting, not of its time
+    late.tick(at(days=10, hours=1))
+    assert "B1" not in batches(late)
+
+
+def test_a_receipt_posted_for_a_batch_released_long_ago_raises_nothing_new():
+    h = Harness()
+    h.feed(site(), received(count=100), disinfected(at(minutes=20), count=100))
+    h.tick(at(days=9))
+    assert "B1" not in batches(h)
+    h.feed(received(when=at(minutes=5), count=20), received=at(days=9))  # a part, posted nine days late
+    h.tick(at(days=9, hours=2))
+    assert h.raised("DIS-IMPORT") == h.raised("DIS-COVERAGE") == []

@@ -65,7 +65,7 @@ class Disinfection:
         if batch is None:
             return
         if rule_id in DEADLINE_RULES:
-            self._check_deadline(ctx, rule_id, subject, batch)
+            self._check_deadline(ctx, subject, batch)
         elif rule_id == "DIS-BEFORE-DISPATCH":
             first = batch["first_disinfected"]
             if first is None or first > batch["dispatched"]:
@@ -76,7 +76,6 @@ class Disinfection:
                     batch["dispatched"],
                     batch["evidence"],
                     _details(batch),
-                    batch["dispatched"],
                 )
         elif rule_id == "REST-IMPORT":
             rest = ms_of(ctx.limits(rule_id, batch["received"]).rest)
@@ -101,7 +100,7 @@ class Disinfection:
         if batch_id not in batches and (released := ctx.data("released").pop(batch_id, None)) is not None:
             received, first, imported, _ = released  # a record of a settled batch, posted long after the rest
             batches[batch_id] = {
-                **_blank(), "received": received, "first_disinfected": first, "checked": True, "restored": True,
+                **_blank(), "received": received, "first_disinfected": first, "restored": True,
                 "origin": "imported" if imported else "domestic",
             }  # fmt: skip
         if batch_id not in batches:
@@ -151,20 +150,23 @@ class Disinfection:
         at = ctx.now
         batch["dispatched"] = at if batch["dispatched"] is None else min(batch["dispatched"], at)
         batch["evidence"].append(str(event.event_id))
+        if event.payload.override_reason is not None:  # dispatched past the workbench's gate, with a reason
+            batch["override_reason"] = event.payload.override_reason
         ctx.schedule(batch["dispatched"], "DIS-BEFORE-DISPATCH", batch_id)
         if batch["origin"] == "imported" and batch["received"] is not None:
             ctx.schedule(batch["dispatched"], "REST-IMPORT", batch_id)
         self._touched(ctx, batch_id, batch)
 
-    def _check_deadline(self, ctx: Context, rule_id: str, batch_id: str, batch: dict[str, Any]) -> None:
+    def _check_deadline(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
         batch["checked"] = True
         self._settle(ctx, batch_id, batch, batch["evidence"])
 
     def _settle(self, ctx: Context, batch_id: str, batch: dict[str, Any], evidence: list[str]) -> None:
         """Bring the batch's alerts in line with its facts as they stand (its deadline has passed)."""
-        rule_id, deadline, first = batch.get("rule"), batch["deadline"], batch["first_disinfected"]
-        if rule_id is None or deadline is None:
-            return
+        rule_id = batch.get("rule")
+        if rule_id is None:
+            return  # no deadline: a batch from within the city, or one released and restored
+        deadline, first = batch["deadline"], batch["first_disinfected"]
         if first is None or first > deadline:
             self._raise_once(ctx, rule_id, batch_id, batch, deadline)
             if first is not None:  # disinfected late, and on record: the alert is settled as late
@@ -184,9 +186,10 @@ class Disinfection:
             ctx.raise_alert(rule_id, "batch", batch_id, deadline, batch["evidence"], _details(batch, deadline))
 
     def _touched(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
-        """Keep the batch `RETENTION_MS` past its latest record on the partition's clock."""
+        """Keep the batch `RETENTION_MS` past its latest record on the partition's clock (a release
+        already due was set from a clock no later than this one, so this one is never earlier)."""
         batch["touched"] = since = max(ctx.now, ctx.watermark)
-        ctx.schedule(max(since + RETENTION_MS, ctx.pending(RELEASE, batch_id) or 0), RELEASE, batch_id)
+        ctx.schedule(since + RETENTION_MS, RELEASE, batch_id)
 
     def _release(self, ctx: Context, batch_id: str) -> None:
         batch = ctx.data("batches")[batch_id]
@@ -194,8 +197,7 @@ class Disinfection:
         if ctx.pending_for(batch_id) or ctx.has_open(batch_id) or unreceived:
             ctx.schedule(ctx.now + RETENTION_MS, RELEASE, batch_id)
             return
-        del ctx.data("batches")[batch_id]
-        ctx.forget(batch_id)
+        del ctx.data("batches")[batch_id]  # no open alert is tracked for it (checked above)
         # What a dispatch or a receipt posted later still needs to be judged with the rest of the batch.
         released = ctx.data("released")
         released[batch_id] = [batch["received"], batch["first_disinfected"], batch["origin"] == "imported", ctx.now]
@@ -230,11 +232,14 @@ def _blank() -> dict[str, Any]:
 
 
 def _details(batch: dict[str, Any], deadline: int | None = None) -> dict[str, Any]:
-    return {
+    details = {
         "origin": batch["origin"],
         "received_items": batch["received_items"],
         "disinfected_items": batch["disinfected_items"] if deadline is None else _disinfected_by(batch, deadline),
     }
+    if deadline is None and "override_reason" in batch:
+        details["override_reason"] = batch["override_reason"]  # a dispatch the gate stopped, and why it went
+    return details
 
 
 def _disinfected_by(batch: dict[str, Any], moment: int) -> int:
