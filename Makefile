@@ -7,7 +7,7 @@ KAFKA_LIB := deploy/kafka/lib
 STAMP := $(VENV)/.installed
 
 .PHONY: install kafka-jars console-assets browser run test lint unit integration schemas dashboards bench soak clean \
-	late-records mutate publish-env publish
+	late-records mutate publish-env publish bench-workbench
 
 install: $(STAMP) kafka-jars console-assets publish-env
 
@@ -28,11 +28,24 @@ $(KAFKA_LIB)/.fetched: deploy/kafka/pom.xml
 	touch $@
 
 # What the regulators' console serves from npm (never a CDN at run time): Apache ECharts' minified
-# build with its LICENSE and NOTICE, and the GB/T 2260 division names of china-division. Pinned.
+# build with its LICENSE and NOTICE, and the GB/T 2260 division names of china-division; and what
+# the branches' workbench serves: ZXing's barcode reader (Apache-2.0), for phones whose browser has
+# no BarcodeDetector. Pinned.
 ECHARTS := echarts@6.1.0
 DIVISIONS := china-division@2.7.0
+ZXING := @zxing/library@0.23.0
 VENDOR := services/regulator/static/vendor
-console-assets: $(VENDOR)/.fetched
+APP_VENDOR := services/ingest/static/app/vendor
+console-assets: $(VENDOR)/.fetched $(APP_VENDOR)/.fetched
+
+$(APP_VENDOR)/.fetched: Makefile
+	@command -v npm >/dev/null || { echo "need npm (Node.js) on PATH for the workbench's assets"; exit 1; }
+	rm -rf $(APP_VENDOR) build/npm-app && mkdir -p $(APP_VENDOR) build/npm-app
+	cd build/npm-app && npm pack --silent $(ZXING) >/dev/null
+	tar -xzf build/npm-app/zxing-library-*.tgz -C build/npm-app package/umd/index.min.js package/LICENSE
+	cp build/npm-app/package/umd/index.min.js $(APP_VENDOR)/zxing.min.js
+	cp build/npm-app/package/LICENSE $(APP_VENDOR)/zxing.LICENSE
+	touch $@
 
 $(VENDOR)/.fetched: Makefile
 	@command -v npm >/dev/null || { echo "need npm (Node.js) on PATH for the console's assets"; exit 1; }
@@ -112,6 +125,11 @@ late-records: $(STAMP)
 # (about 25 min in all here); BENCH_ARGS="--panel-rows 10000000" for a quicker run.
 bench: install
 	$(PY) -m tests.load.bench $(BENCH_ARGS)
+
+# The workbench: a 100 000-row ledger import (rows/s, ingest's peak memory, a second upload) and the
+# time from pressing save on a phone to the record being queryable. WORKBENCH_ARGS="--rows 10000".
+bench-workbench: install browser
+	$(PY) -m tests.load.workbench_bench $(WORKBENCH_ARGS)
 
 # An hour of steady traffic; RSS of every process each minute. SOAK_ARGS="--minutes 10" for less.
 soak: install

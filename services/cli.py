@@ -52,6 +52,60 @@ def enterprise_revoke(enterprise_id: str) -> None:
         registry.close()
 
 
+@enterprise.group("operator")
+def enterprise_operator() -> None:
+    """Site operators' accounts: post for some of the enterprise's sites, from the workbench (/app)."""
+
+
+@enterprise_operator.command("create")
+@click.argument("enterprise_id")
+@click.option("--site", "sites", multiple=True, required=True, help="A site it may post for (repeat for more).")
+@click.option("--label", required=True, help="What the enterprise calls the account, e.g. 西湖网点早班; not in events.")
+def operator_create(enterprise_id: str, sites: tuple[str, ...], label: str) -> None:
+    """Create an operator account of ENTERPRISE_ID for its registered sites; print its id and token once."""
+    from services.registry import Registry, UnknownSites
+
+    registry = Registry(Settings().ingest_db_path)
+    try:
+        operator, token = registry.create_operator(enterprise_id, label, sites)
+    except UnknownSites as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        registry.close()
+    click.echo(f"operator {operator.operator_id} (actor {operator.actor_id}) for {', '.join(sorted(operator.sites))}")
+    click.echo(token)
+
+
+@enterprise_operator.command("list")
+@click.argument("enterprise_id")
+def operator_list(enterprise_id: str) -> None:
+    """The operator accounts of ENTERPRISE_ID that are not revoked."""
+    from services.registry import Registry
+
+    registry = Registry(Settings().ingest_db_path)
+    try:
+        for operator in registry.operators(enterprise_id):
+            click.echo(f"{operator.operator_id}\t{operator.label}\t{','.join(sorted(operator.sites))}")
+    finally:
+        registry.close()
+
+
+@enterprise_operator.command("revoke")
+@click.argument("enterprise_id")
+@click.argument("operator_id")
+def operator_revoke(enterprise_id: str, operator_id: str) -> None:
+    """Revoke OPERATOR_ID of ENTERPRISE_ID: its token and its sessions stop working at once."""
+    from services.registry import Registry
+
+    registry = Registry(Settings().ingest_db_path)
+    try:
+        if not registry.revoke_operator(enterprise_id, operator_id):
+            raise click.ClickException(f"no operator {operator_id} of {enterprise_id} to revoke")
+    finally:
+        registry.close()
+    click.echo(f"revoked {operator_id}")
+
+
 @main.group()
 def regulator() -> None:
     """Regulator credentials for the regulator API, scoped to a jurisdiction."""

@@ -60,6 +60,26 @@ CREATE TABLE IF NOT EXISTS regulator_sessions (
     csrf           TEXT NOT NULL,
     expires_at     REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS operators (
+    operator_id   TEXT PRIMARY KEY,
+    enterprise_id TEXT NOT NULL REFERENCES enterprises(enterprise_id),
+    label         TEXT NOT NULL,         -- what the enterprise calls the account; never in events
+    actor_id      TEXT NOT NULL UNIQUE,  -- the pseudonym its events carry as actor_id
+    token_sha256  TEXT NOT NULL UNIQUE,
+    created_at    REAL NOT NULL,
+    revoked_at    REAL
+);
+CREATE TABLE IF NOT EXISTS operator_sites (
+    operator_id   TEXT NOT NULL REFERENCES operators(operator_id),
+    site_id       TEXT NOT NULL,
+    PRIMARY KEY (operator_id, site_id)
+);
+CREATE TABLE IF NOT EXISTS operator_sessions (
+    session_sha256 TEXT PRIMARY KEY,
+    operator_id    TEXT NOT NULL,
+    csrf           TEXT NOT NULL,
+    expires_at     REAL NOT NULL
+);
 """
 
 
@@ -80,6 +100,31 @@ class Regulator:
 class Session:
     regulator: Regulator
     csrf: str  # what the console's POSTs must carry (X-CSRF-Token): a page of another origin cannot read it
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A site operator's account: posts only for `sites`, only a site's own events, as `actor_id`."""
+
+    operator_id: str
+    enterprise_id: str
+    label: str
+    actor_id: str
+    sites: frozenset[str]
+
+    @property
+    def enterprise(self) -> Enterprise:
+        return Enterprise(self.enterprise_id, "")
+
+
+@dataclass(frozen=True)
+class OperatorSession:
+    operator: Operator
+    csrf: str
+
+
+class UnknownSites(ValueError):
+    """Sites an operator account was asked for that are not the enterprise's own."""
 
 
 class Registry:
@@ -199,6 +244,97 @@ class Registry:
 
     def close_session(self, session_token: str) -> None:
         self._db.execute("DELETE FROM regulator_sessions WHERE session_sha256 = ?", (_digest(session_token),))
+
+    # Site operators ----------------------------------------------------------------------------
+
+    def create_operator(self, enterprise_id: str, label: str, site_ids: Iterable[str]) -> tuple[Operator, str]:
+        """A new operator account for sites the enterprise has registered; the account and its clear
+        token (shown once: only its digest is kept)."""
+        sites = frozenset(site_ids)
+        if not sites:
+            raise UnknownSites("sites: at least one site is required")
+        owners = self.site_owners(sites)
+        foreign = sorted(site for site in sites if owners.get(site) != enterprise_id)
+        if foreign:
+            raise UnknownSites(f"sites: not registered by {enterprise_id}: {', '.join(foreign)}")
+        operator = Operator(f"op_{secrets.token_hex(6)}", enterprise_id, label, f"ps_{secrets.token_hex(16)}", sites)
+        token = f"tfo_{secrets.token_urlsafe(32)}"
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT INTO operators (operator_id, enterprise_id, label, actor_id, token_sha256, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (operator.operator_id, enterprise_id, label, operator.actor_id, _digest(token), time.time()),
+            )
+            self._db.executemany(
+                "INSERT INTO operator_sites (operator_id, site_id) VALUES (?, ?)",
+                [(operator.operator_id, site) for site in sorted(sites)],
+            )
+        return operator, token
+
+    def operators(self, enterprise_id: str) -> list[Operator]:
+        """The enterprise's operator accounts that are not revoked."""
+        rows = self._db.execute(
+            "SELECT operator_id FROM operators WHERE enterprise_id = ? AND revoked_at IS NULL ORDER BY created_at",
+            (enterprise_id,),
+        ).fetchall()
+        return [operator for (operator_id,) in rows if (operator := self._operator(operator_id)) is not None]
+
+    def revoke_operator(self, enterprise_id: str, operator_id: str) -> bool:
+        """Revoke the enterprise's operator: its token and its sessions stop working at once."""
+        with self._db:
+            self._db.execute("BEGIN")
+            revoked = self._db.execute(
+                "UPDATE operators SET revoked_at = ? WHERE operator_id = ? AND enterprise_id = ? "
+                "AND revoked_at IS NULL",
+                (time.time(), operator_id, enterprise_id),
+            ).rowcount
+            self._db.execute("DELETE FROM operator_sessions WHERE operator_id = ?", (operator_id,))
+        return revoked > 0
+
+    def authenticate_operator(self, token: str) -> Operator | None:
+        row = self._db.execute(
+            "SELECT operator_id FROM operators WHERE token_sha256 = ? AND revoked_at IS NULL", (_digest(token),)
+        ).fetchone()
+        return self._operator(row[0]) if row else None
+
+    def open_operator_session(self, token: str, lifetime_s: float) -> tuple[str, OperatorSession] | None:
+        """Sign an operator in with its token: a fresh session token (for the cookie) and the session."""
+        operator = self.authenticate_operator(token)
+        if operator is None:
+            return None
+        session_token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), time.time()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM operator_sessions WHERE expires_at <= ?", (now,))
+            self._db.execute(
+                "INSERT INTO operator_sessions (session_sha256, operator_id, csrf, expires_at) VALUES (?, ?, ?, ?)",
+                (_digest(session_token), operator.operator_id, csrf, now + lifetime_s),
+            )
+        return session_token, OperatorSession(operator, csrf)
+
+    def operator_session(self, session_token: str) -> OperatorSession | None:
+        """The live session of that cookie: not expired, its operator not revoked."""
+        row = self._db.execute(
+            "SELECT s.operator_id, s.csrf FROM operator_sessions s JOIN operators o USING (operator_id) "
+            "WHERE s.session_sha256 = ? AND s.expires_at > ? AND o.revoked_at IS NULL",
+            (_digest(session_token), time.time()),
+        ).fetchone()
+        operator = self._operator(row[0]) if row else None
+        return OperatorSession(operator, row[1]) if operator is not None else None
+
+    def close_operator_session(self, session_token: str) -> None:
+        self._db.execute("DELETE FROM operator_sessions WHERE session_sha256 = ?", (_digest(session_token),))
+
+    def _operator(self, operator_id: str) -> Operator | None:
+        row = self._db.execute(
+            "SELECT enterprise_id, label, actor_id FROM operators WHERE operator_id = ? AND revoked_at IS NULL",
+            (operator_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        sites = self._db.execute("SELECT site_id FROM operator_sites WHERE operator_id = ?", (operator_id,))
+        return Operator(operator_id, row[0], row[1], row[2], frozenset(site for (site,) in sites))
 
     # Sites -------------------------------------------------------------------------------------
 

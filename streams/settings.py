@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     ingest_db: Path | None = Field(
         None, description="Credentials, sites and seen event ids; default <data_dir>/ingest.sqlite."
     )
+    ingest_import_max_bytes: int = Field(
+        256 * 1024 * 1024, gt=0, description="Largest ledger file (.xlsx, .csv) POST /v1/imports takes."
+    )
+    operator_session_hours: float = Field(
+        12.0, gt=0, description="How long a workbench (/app) sign-in lasts (a revoked operator is out at once)."
+    )
     ingest_rate_per_second: float = Field(50.0, description="Requests per second per token (0: no limit).")
     ingest_rate_burst: int = Field(100, description="Requests a token may send at once before 429.")
     max_event_age_days: int = Field(400, ge=1, description="Older events are refused (a future one always is).")

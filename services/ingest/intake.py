@@ -17,9 +17,12 @@ import msgspec
 from schemas import events
 from schemas.desk import DESK_EVENTS
 from schemas.policy import PolicyLevelChanged
-from schemas.registry import SiteRegistered
-from services.registry import Enterprise, Registry
+from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
+from services.registry import Enterprise, Operator, Registry
 from streams.topics import by_partition
+
+# What only the enterprise posts: a site operator records what happens at its sites, not who works there.
+REGISTRY_EVENTS = (SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered, RoutePlanned)
 
 Status = Literal["accepted", "duplicate", "rejected", "failed"]
 Problem = Literal["invalid", "forbidden", "conflict", "unavailable"]
@@ -66,8 +69,10 @@ def assess(
     in_flight: set[uuid.UUID],
     now: datetime | None = None,
     max_age: timedelta = timedelta(days=400),
+    operator: Operator | None = None,
 ) -> Intake:
-    """Validate every event and check it may be stored; claim the sites it registers."""
+    """Validate every event and check it may be stored; claim the sites it registers. Events an
+    `operator` posts must be for its sites and not registry events; they carry its pseudonym."""
     window = events.TimeWindow(now or datetime.now(UTC), max_age)
     outcomes: list[Outcome | None] = [None] * len(raws)
     valid: list[tuple[int, events.AnyEvent]] = []
@@ -78,10 +83,12 @@ def assess(
         except events.InvalidEvent as exc:
             outcomes[index] = _rejected(index, events.event_id_of(raw), exc.field, exc.reason, "invalid")
             continue
-        problem = _envelope_problem(event, enterprise)
-        if problem is not None:
+        problem = _envelope_problem(event, enterprise) or (operator and _operator_problem(event, operator))
+        if problem:
             outcomes[index] = _rejected(index, str(event.event_id), *problem, "forbidden")
             continue
+        if operator is not None:
+            event = msgspec.structs.replace(event, actor_id=operator.actor_id)
         valid.append((index, event))
 
     me = enterprise.enterprise_id
@@ -152,6 +159,16 @@ def _envelope_problem(event: events.AnyEvent, enterprise: Enterprise) -> tuple[s
         return "event_type", f"{events.event_type(event)} is recorded by regulators at the alert desk"
     if event.enterprise_id != enterprise.enterprise_id:
         return "enterprise_id", f"does not match the credentials (expected {enterprise.enterprise_id})"
+    return None
+
+
+def _operator_problem(event: events.AnyEvent, operator: Operator) -> tuple[str, str] | None:
+    if isinstance(event, REGISTRY_EVENTS):
+        return "event_type", f"{events.event_type(event)} is posted by the enterprise, not by a site operator"
+    if event.site_id not in operator.sites:
+        return "site_id", f"this operator may post only for {', '.join(sorted(operator.sites))}"
+    if event.actor_id not in (None, operator.actor_id):
+        return "actor_id", "an operator's events carry its own pseudonym; leave actor_id out"
     return None
 
 

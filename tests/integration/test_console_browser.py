@@ -11,7 +11,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from dashboards.macros import ALL, expand
 from dashboards.timerange import parse_range
@@ -22,7 +22,7 @@ from services.regulator.console import Console
 from services.regulator.divisions import Divisions
 from services.regulator.ledgers import LEDGERS
 from tests.factories import BASE_TIME
-from tests.support.browser import ARTIFACTS, chromium_path, served
+from tests.support.browser import ARTIFACTS, launched, served
 from tests.support.console import create_regulators
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -41,10 +41,8 @@ def console(seeded, tmp_path_factory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 def signed_in(browser: Browser, console: dict[str, Any], who: str) -> Page:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aiohttp import web
+from playwright.sync_api import Browser, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
@@ -21,6 +22,17 @@ def chromium_path() -> str:
         if found:
             return found
     raise RuntimeError("Debian's chromium is not installed: run `make browser`")
+
+
+@contextmanager
+def launched() -> Iterator[Browser]:
+    """Debian's chromium, headless, for the block."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @contextmanager

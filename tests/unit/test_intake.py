@@ -10,7 +10,7 @@ from kafka.partitioner.default import DefaultPartitioner
 
 from schemas import events
 from services.ingest.intake import Outcome, assess, http_status, pack, summarize
-from services.registry import Enterprise, Registry
+from services.registry import Enterprise, Operator, Registry
 from tests import factories
 
 NOW = factories.BASE_TIME + timedelta(hours=1)
@@ -251,3 +251,59 @@ def test_the_response_counts_each_status_and_keeps_the_outcomes_in_order():
     assert http_status(outcomes[:3]) == 207
     assert http_status([outcomes[2]]) == 403
     assert http_status([Outcome(0, "rejected", "x", "event_id", "taken", "conflict")]) == 409
+
+
+def an_operator(registry: Registry, sites: tuple[str, ...] = ("site-a1",)) -> Operator:
+    assess(
+        raws(*(factories.site_registered(site=site) for site in ("site-a1", "site-a2"))), ENT_A, registry, set(), NOW
+    )
+    operator, _ = registry.create_operator("ent-a", "西湖网点早班", sites)
+    return operator
+
+
+def test_an_operators_events_are_for_its_sites_only_and_carry_its_pseudonym(registry):
+    operator = an_operator(registry)
+    mine, other = factories.parcels_received(site="site-a1"), factories.parcels_received(site="site-a2")
+    intake = assess(raws(other, mine), ENT_A, registry, set(), NOW, operator=operator)
+    assert [(o.index, o.status, o.field) for o in intake.outcomes] == [
+        (0, "rejected", "site_id"),
+        (1, "accepted", None),
+    ]
+    assert intake.outcomes[0].problem == "forbidden"
+    assert "site-a1" in (intake.outcomes[0].reason or "")
+    [(index, accepted)] = intake.accepted
+    assert (index, accepted.actor_id, accepted.site_id) == (1, operator.actor_id, "site-a1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        factories.site_registered(site="site-a1"),
+        factories.event("staff.enrolled", {"staff_id": "ps_" + "1" * 32, "role": "sorter", "employer": "direct"}),
+        factories.event("staff.left", {"staff_id": "ps_" + "1" * 32}),
+        factories.event("vehicle.registered", {"vehicle_id": "V-1", "vehicle_kind": "van"}),
+    ],
+    ids=lambda body: body["event_type"],
+)
+def test_an_operator_cannot_post_registry_events(registry, body):
+    operator = an_operator(registry)
+    [outcome] = assess(raws(body), ENT_A, registry, set(), NOW, operator=operator).outcomes
+    assert (outcome.status, outcome.field, outcome.problem) == ("rejected", "event_type", "forbidden")
+
+
+def test_an_operator_cannot_post_as_another_person(registry):
+    operator = an_operator(registry)
+    body = {**factories.parcels_received(site="site-a1"), "actor_id": "ps_" + "2" * 32}
+    [outcome] = assess(raws(body), ENT_A, registry, set(), NOW, operator=operator).outcomes
+    assert (outcome.status, outcome.field) == ("rejected", "actor_id")
+    own = {**factories.parcels_received(site="site-a1"), "actor_id": operator.actor_id}
+    assert [o.status for o in assess(raws(own), ENT_A, registry, set(), NOW, operator=operator).outcomes] == [
+        "accepted"
+    ]
+
+
+def test_an_enterprise_posts_as_whoever_its_events_name(registry):
+    an_operator(registry)
+    body = {**factories.parcels_received(site="site-a1"), "actor_id": "ps_" + "2" * 32}
+    [(_, accepted)] = assess(raws(body), ENT_A, registry, set(), NOW).accepted
+    assert accepted.actor_id == "ps_" + "2" * 32

@@ -1,0 +1,133 @@
+"""今日待办: what is due at a site today, from its records in the warehouse and the catalogue's limits
+(the same deadlines the rules set, for the profile in force in the site's jurisdiction now).
+
+- batches received and not yet dispatched: the disinfection deadline and minutes left (imported, and
+  domestic from outside the city), items disinfected so far, the end of an imported batch's rest
+  period; the dispatch gate (四无不出) is judged on these;
+- staff on the roster with no health check today;
+- staff whose last negative test falls due within a day (or is overdue), by role;
+- vehicles whose planned loop calls here today and have not arrived;
+- premises disinfections still owed today (SITE-DISINFECT).
+
+Everything is read in the site's own records; the warehouse lags ingest by a flush (seconds), and the
+workbench adds what the device itself recorded since.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from streams.compliance.catalogue import Catalogue, Profile
+from streams.warehouse import Reader, literal
+
+SHANGHAI_DAY = "Asia/Shanghai"
+TEST_DUE_WITHIN = timedelta(days=1)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: datetime) -> dict[str, Any]:
+    site_id = literal(site["site_id"])
+    now_sql = f"fromUnixTimestamp64Milli({_ms(now)}, '{SHANGHAI_DAY}')"
+    day = f"toStartOfDay({now_sql})"
+    profile = _profile(reader, site["division_code"], now_sql)
+    limits = {rule: catalogue.rule(rule).limits(profile) for rule in ("DIS-IMPORT", "DIS-DOMESTIC", "REST-IMPORT")}
+    rest = limits["REST-IMPORT"].rest
+    horizon_days = max(rest.days + 1, 3)
+    batches = reader.query(
+        "SELECT batch_id AS batch, anyIf(origin, event_type = 'parcels.received') AS origin, "
+        "anyIf(from_outside_city, event_type = 'parcels.received') AS outside, "
+        "sumIf(item_count, event_type = 'parcels.received') AS items, "
+        "sumIf(item_count, event_type = 'parcels.disinfected') AS disinfected_items, "
+        "toUnixTimestamp64Milli(minIf(occurred_at, event_type = 'parcels.received')) AS received_ms, "
+        "countIf(event_type = 'parcels.disinfected') AS disinfections "
+        f"FROM (SELECT * FROM parcel_events WHERE site_id = {site_id} "
+        f"AND occurred_at >= {now_sql} - INTERVAL {horizon_days} DAY ORDER BY occurred_at LIMIT 1 BY event_id) "
+        "GROUP BY batch_id HAVING countIf(event_type = 'parcels.received') > 0 "
+        "AND countIf(event_type = 'parcels.dispatched') = 0 ORDER BY received_ms LIMIT 500"
+    )
+    now_ms = _ms(now)
+    for batch in batches:
+        imported = batch["origin"] == "imported"
+        deadline = limits["DIS-IMPORT" if imported else "DIS-DOMESTIC"].deadline
+        timed = imported or bool(batch["outside"])
+        due = batch["received_ms"] + int(deadline.total_seconds() * 1000) if timed else None
+        batch["deadline_ms"] = due
+        batch["minutes_left"] = None if due is None else (due - now_ms) // 60_000
+        batch["disinfected"] = batch.pop("disinfections") > 0
+        batch["rest_ends_ms"] = batch["received_ms"] + int(rest.total_seconds() * 1000) if imported else None
+    staff = reader.query(
+        f"SELECT staff_id, role FROM staff FINAL WHERE site_id = {site_id} AND active ORDER BY role, staff_id"
+    )
+    health = reader.query(
+        "SELECT staff_id, countIf(event_type = 'staff.health_checked' AND occurred_at >= " + day + ") AS checks, "
+        "toUnixTimestamp64Milli(maxIf(sampled_at, event_type = 'staff.tested' AND result = 'negative')) AS negative_ms "
+        f"FROM staff_health_events WHERE site_id = {site_id} GROUP BY staff_id"
+    )
+    by_staff = {row["staff_id"]: row for row in health}
+    intervals = catalogue.rule("STAFF-TEST-DUE").limits(profile).intervals
+    unchecked, tests = [], []
+    for person in staff:
+        seen = by_staff.get(person["staff_id"], {})
+        if not seen.get("checks"):
+            unchecked.append(person)
+        interval = intervals.get(person["role"])
+        negative = seen.get("negative_ms") or 0
+        if interval is not None:
+            due_ms = negative + int(interval.total_seconds() * 1000) if negative > 0 else now_ms
+            if due_ms <= now_ms + int(TEST_DUE_WITHIN.total_seconds() * 1000):
+                tests.append({**person, "due_ms": due_ms, "last_negative_ms": negative or None})
+    vehicles = reader.query(
+        "SELECT route_id, vehicle_id, toUnixTimestamp64Milli(window_start) AS window_start_ms, "
+        "toUnixTimestamp64Milli(window_end) AS window_end_ms FROM routes FINAL "
+        f"WHERE has(stops, {site_id}) AND window_end >= {day} AND window_start < {day} + INTERVAL 1 DAY "
+        "AND route_id NOT IN (SELECT route_id FROM vehicle_events WHERE event_type = 'vehicle.arrived' "
+        f"AND site_id = {site_id} AND occurred_at >= {day}) ORDER BY window_end LIMIT 100"
+    )
+    done = reader.query(
+        f"SELECT count() AS done FROM (SELECT event_id FROM site_hygiene_events WHERE site_id = {site_id} "
+        f"AND event_type = 'site.disinfected' AND occurred_at >= {day} LIMIT 1 BY event_id)"
+    )
+    required = catalogue.rule("SITE-DISINFECT").limits(profile).per_day
+    return {
+        "site_id": site["site_id"],
+        "now_ms": now_ms,
+        "profile": profile,
+        "batches": batches,
+        "staff": staff,
+        "staff_unchecked": unchecked,
+        "tests_due": sorted(tests, key=lambda person: person["due_ms"]),
+        "vehicles_expected": vehicles,
+        "premises": {"required": required, "done": done[0]["done"] if done else 0},
+    }
+
+
+def _profile(reader: Reader, division_code: str, now_sql: str) -> Profile:
+    levels = reader.query(
+        "SELECT argMax(level, effective_at) AS level_now FROM policy_levels "
+        f"WHERE startsWith({literal(division_code)}, division_code) AND effective_at <= {now_sql}"
+    )
+    return "response" if levels and levels[0]["level_now"] == "response" else "normal"
+
+
+def known_batches(reader: Reader, site_id: str, batch_ids: list[str]) -> set[str]:
+    """Which of `batch_ids` the site has a receipt of on record."""
+    if not batch_ids:
+        return set()
+    listed = ", ".join(literal(batch) for batch in batch_ids)
+    rows = reader.query(
+        f"SELECT DISTINCT batch_id FROM parcel_events WHERE site_id = {literal(site_id)} "
+        f"AND event_type = 'parcels.received' AND batch_id IN ({listed})"
+    )
+    return {row["batch_id"] for row in rows}
+
+
+def site_row(reader: Reader, site_id: str) -> dict[str, Any] | None:
+    rows = reader.query(
+        "SELECT site_id, name, division_code, handles_international FROM sites FINAL "
+        f"WHERE site_id = {literal(site_id)}"
+    )
+    return rows[0] if rows else None
