@@ -57,7 +57,7 @@ def main() -> None:
         stack.stop()
         sys.exit(f"could not start the stack: {exc}")
     token = _demo_enterprise(settings)
-    _print_welcome(settings, token, _demo_regulator(settings))
+    _print_welcome(settings, token, _demo_regulator(settings), _demo_operator(settings))
     stop = False
 
     def request_stop(*_: object) -> None:
@@ -160,6 +160,18 @@ def _demo_enterprise(settings: Settings) -> str:
     return token
 
 
+def _demo_operator(settings: Settings) -> str:
+    """A fresh operator of the demo sites for the workbench (the last run's are revoked)."""
+    registry = Registry(settings.ingest_db_path)
+    try:
+        for operator in registry.operators(DEMO_ENTERPRISE):
+            registry.revoke_operator(DEMO_ENTERPRISE, operator.operator_id)
+        _, token = registry.create_operator(DEMO_ENTERPRISE, "示范网点操作员", [site[0] for site in DEMO_SITES])
+        return token
+    finally:
+        registry.close()
+
+
 def _demo_regulator(settings: Settings) -> str:
     """A fresh token for the demo regulator (re-keying it ends the last run's sessions)."""
     registry = Registry(settings.ingest_db_path)
@@ -169,7 +181,7 @@ def _demo_regulator(settings: Settings) -> str:
         registry.close()
 
 
-def _print_welcome(settings: Settings, token: str, regulator_token: str) -> None:
+def _print_welcome(settings: Settings, token: str, regulator_token: str, operator_token: str) -> None:
     ingest = settings.ingest_url
     console = f"http://{settings.regulator_host}:{settings.regulator_port}"
     worker = f"http://{settings.worker_web_host}:{settings.worker_web_port}"
@@ -203,6 +215,10 @@ Post an event:
 Look at it (an imported batch with no disinfection record raises DIS-IMPORT an hour later):
   .venv/bin/tongfang sql "SELECT event_type, site_id, occurred_at FROM raw_events ORDER BY occurred_at DESC LIMIT 10"
   .venv/bin/tongfang sql "SELECT alert_type, rule_id, site_id, subject_id, at FROM alerts ORDER BY at DESC LIMIT 10"
+
+Branches' workbench (a phone's screen: today's list, forms, offline queue, ledger imports):
+  {ingest}/app/#token={operator_token}
+  (an operator of the demo sites; enterprises create their own: tongfang enterprise operator create)
 
 Regulators' console (demo regulator {DEMO_REGULATOR[0]}, {DEMO_REGULATOR[1]}): open in a browser
   {console}/login#token={regulator_token}

@@ -260,13 +260,23 @@ def _row_result(row: Row, outcomes: list[Outcome], ledger: Ledger) -> RowResult:
     for outcome in outcomes:
         if outcome.status == "rejected":
             column = ledger.column_of(outcome.field or "$")
-            return RowResult(row.number, "rejected", column, outcome.reason or "")
+            return RowResult(row.number, "rejected", column, _refusal_in_chinese(outcome))
     if "failed" in statuses:
         return RowResult(
             row.number, "failed", "", "服务暂不可用，本行未导入；请稍后重新上传同一文件（已导入的行不会重复）"
         )
     status: Status = "duplicate" if statuses == {"duplicate"} else "accepted"
     return RowResult(row.number, status, events=len(outcomes))
+
+
+def _refusal_in_chinese(outcome: Outcome) -> str:
+    """Why intake refused a row's event, in the words of the branch's screen (the API's reason after it)."""
+    reason = outcome.reason or ""
+    if outcome.problem == "forbidden" and outcome.field == "site_id":
+        return f"无权为该网点登记（网点未登记，或不在本账号的网点范围内）：{reason}"
+    if outcome.problem == "conflict":
+        return f"记录编号冲突：{reason}"
+    return reason
 
 
 def _cell_text(value: Cell) -> str:

@@ -547,3 +547,24 @@ LEDGERS: dict[str, Ledger] = {
         ),
     )
 }
+
+
+def templates_markdown() -> str:
+    """The templates' columns, for docs/branches.md (`python -m services.ingest.ledgers`)."""
+    lines = []
+    for ledger in LEDGERS.values():
+        lines += [
+            f"### {ledger.title}（`{ledger.name}`）",
+            "",
+            f"模板：`/v1/templates/{ledger.name}.xlsx`、`/v1/templates/{ledger.name}.csv`",
+            "",
+            "| 列 | 填写说明 | 示例 |",
+            "|---|---|---|",
+            *(f"| {column.header} | {column.note} | {column.example} |" for column in ledger.columns),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(templates_markdown(), end="")

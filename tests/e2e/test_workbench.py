@@ -339,3 +339,43 @@ def test_the_workbench_is_served_whole_and_only_its_own_files(running_stack):
         assert b"ZXing" in decoder.read(4096)  # the barcode fallback, from npm by `make console-assets`
     for path in ("/app/..%2Fapp.py", "/app/%2e%2e/intake.py", "/app/nothing.js"):
         assert json_response(urllib.request.Request(base + path))[0] == 404
+
+
+def test_a_sign_in_link_signs_in_and_leaves_no_token_in_the_address(browser, running_stack, branch):
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    base = f"http://{running_stack.settings.ingest_host}:{running_stack.settings.ingest_port}"
+    page.goto(f"{base}/app/#token={branch['operator']['token']}")
+    page.wait_for_selector("#view-today:not([hidden]) .card")
+    assert page.url == f"{base}/app/"
+    cookie = next(c for c in context.cookies() if c["name"] == "tf_operator")
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/app")
+    context.close()
+
+
+def test_a_ledger_uploaded_in_the_app_shows_each_rows_fate(phone, tmp_path):
+    _, page = phone
+    ledger = LEDGERS["staff-health"]
+    header = [column.header for column in ledger.columns]
+    day = f"{now() - timedelta(days=1):%Y-%m-%d}"
+    rows = [
+        {"网点编号": SITE, "人员（化名）": SORTER, "记录类型": "体温检测", "时间": f"{day} 07:30", "体温": "36.5", "健康码": "绿码"},
+        {"网点编号": SITE, "人员（化名）": SORTER, "记录类型": "核酸检测", "时间": f"{day} 12:00",
+         "采样时间": f"{day} 08:00", "检测结果": "阴性"},
+        {"网点编号": SITE, "人员（化名）": "11010519491231002X", "记录类型": "体温检测", "时间": f"{day} 07:31",
+         "体温": "36.6", "健康码": "绿码"},
+        {"网点编号": OTHER_SITE, "人员（化名）": SORTER, "记录类型": "上岗", "时间": f"{day} 08:00"},
+    ]
+    path = tmp_path / "从业人员健康监测.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as file:
+        csv.writer(file).writerows([header, *([row.get(name, "") for name in header] for row in rows)])
+    page.click("nav#tabs button[data-view=import]")
+    page.select_option("#ledger", "staff-health")
+    assert page.get_attribute("#template-links a", "href") == "/v1/templates/staff-health.xlsx"
+    page.set_input_files("#import-form input[type=file]", str(path))
+    page.click("#import-form button[type=submit]")
+    result = page.wait_for_selector("#import-result table.result")
+    assert "已导入 2 行" in page.inner_text("#import-result")
+    cells = [row.split("\t")[:3] for row in result.inner_text().splitlines()[1:]]
+    assert cells == [["4", "拒绝", "人员（化名）"], ["5", "拒绝", "网点编号"]]
+    page.screenshot(path=str(ARTIFACTS / "workbench-import.png"), full_page=True)

@@ -120,6 +120,12 @@ async function call(path, options = {}) {
 async function start() {
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
   bind();
+  if (location.hash.startsWith("#token=")) {  // a sign-in link: the token never reaches a server log
+    const token = decodeURIComponent(location.hash.slice(7));
+    history.replaceState(null, "", location.pathname);
+    const { status, body } = await call(`${API}/session`, { method: "POST", json: { token } }).catch(() => ({}));
+    if (status === 200) { await signedIn(body); return; }
+  }
   const cached = await metaGet("me");
   try {
     const { status, body } = await call(`${API}/session`);
