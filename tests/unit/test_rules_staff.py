@@ -372,3 +372,36 @@ def test_a_departure_posted_late_is_judged_on_every_test_of_the_window_not_the_l
     h.feed(departed(at()), received=at(hours=3))
     h.tick(at(hours=4))
     assert h.raised("VEH-DRIVER-TEST") == []
+
+
+def test_staff_enrolled_again_after_leaving_owe_tests_again():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-30)), ev("staff.left", {"staff_id": PSEUDONYM}, at(days=-29)))
+    h.feed(enrolled("courier", at(days=-10)))  # back at work
+    h.tick(at(minutes=10))
+    [alert] = h.raised("STAFF-TEST-DUE")
+    assert alert.deadline == at(days=-3)
+
+
+def test_a_test_posted_for_someone_who_has_left_arms_nothing():
+    h = Harness()
+    h.feed(site(), enrolled("courier", at(days=-10)), ev("staff.left", {"staff_id": PSEUDONYM}, at(days=-9)))
+    h.feed(lab_result(at(days=-9, hours=-2)), received=at(days=-1))  # sampled before leaving, posted late
+    h.tick(at(days=5))
+    assert h.raised("STAFF-TEST-DUE") == []
+
+
+def test_a_failed_check_posted_late_finds_a_shift_begun_at_its_instant():
+    h = Harness()
+    h.feed(site(), enrolled(), shift(at()))
+    h.tick(at(hours=1))
+    h.feed(checked(at(), temperature=38.1))  # the check of 08:00, as the 08:00 shift began
+    [alert] = h.raised("STAFF-WORKED-SICK")
+    assert alert.subject_id == f"{PSEUDONYM}|{int(at().timestamp() * 1000)}"
+
+
+def test_a_drivers_negative_sampled_at_the_instant_of_departure_counts():
+    h = Harness()
+    h.feed(site(), enrolled("driver", staff=DRIVER), lab_result(at(), staff=DRIVER), departed(at()))
+    h.tick(at(hours=1))
+    assert h.raised("VEH-DRIVER-TEST") == []

@@ -22,6 +22,7 @@ which is what a dispatch posted later is judged against.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 from functools import cache
@@ -32,7 +33,6 @@ from schemas.parcels import ParcelsDisinfected, ParcelsDispatched, ParcelsReceiv
 from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, RuleFamily
 
 RETENTION_MS = int(timedelta(days=8) / timedelta(milliseconds=1))
-DEADLINE_RULES = ("DIS-IMPORT", "DIS-DOMESTIC")
 RELEASE = "_release-batch"
 
 
@@ -62,35 +62,9 @@ class Disinfection:
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
         batch = ctx.data("batches").get(subject)
-        if batch is None:
-            return
-        if rule_id in DEADLINE_RULES:
-            self._check_deadline(ctx, subject, batch)
-        elif rule_id == "DIS-BEFORE-DISPATCH":
-            first = batch["first_disinfected"]
-            if first is None or first > batch["dispatched"]:
-                ctx.raise_alert(
-                    rule_id,
-                    "batch",
-                    subject,
-                    batch["dispatched"],
-                    batch["evidence"],
-                    _details(batch),
-                )
-        elif rule_id == "REST-IMPORT":
-            rest = ms_of(ctx.limits(rule_id, batch["received"]).rest)
-            if batch["dispatched"] < batch["received"] + rest:
-                ctx.raise_alert(
-                    rule_id,
-                    "batch",
-                    subject,
-                    batch["dispatched"],
-                    batch["evidence"],
-                    {**_details(batch), "rest_hours": rest / 3_600_000},
-                    track=False,
-                )
-        elif rule_id == RELEASE:
-            self._release(ctx, subject)
+        check = CHECKS.get(rule_id)
+        if batch is not None and check is not None:
+            check(self, ctx, subject, batch)
 
     def policy_changed(self, ctx: Context) -> None:
         return None  # deadlines are fixed by the profile in force when the fact happened
@@ -157,6 +131,23 @@ class Disinfection:
             ctx.schedule(batch["dispatched"], "REST-IMPORT", batch_id)
         self._touched(ctx, batch_id, batch)
 
+    def _check_dispatch(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
+        """DIS-BEFORE-DISPATCH, at the dispatch: no disinfection on record by then."""
+        first = batch["first_disinfected"]
+        if first is None or first > batch["dispatched"]:
+            rule_id = DisinfectionRule.BEFORE_DISPATCH
+            ctx.raise_alert(rule_id, "batch", batch_id, batch["dispatched"], batch["evidence"], _details(batch))
+
+    def _check_rest(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
+        """REST-IMPORT, at the dispatch: an imported batch leaving before its rest period ended."""
+        rest = ms_of(ctx.limits(DisinfectionRule.REST_IMPORT, batch["received"]).rest)
+        if batch["dispatched"] < batch["received"] + rest:
+            details = {**_details(batch), "rest_hours": rest / 3_600_000}
+            ctx.raise_alert(
+                DisinfectionRule.REST_IMPORT, "batch", batch_id, batch["dispatched"], batch["evidence"], details,
+                track=False,
+            )  # fmt: skip
+
     def _check_deadline(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
         batch["checked"] = True
         self._settle(ctx, batch_id, batch, batch["evidence"])
@@ -206,6 +197,15 @@ class Disinfection:
             ctx.data("batches_pruned")["day"] = day
             for old in [name for name, kept in released.items() if kept[3] < ctx.now - TRACKED_ALERT_MS]:
                 del released[old]
+
+
+CHECKS: dict[str, Callable[[Disinfection, Context, str, dict[str, Any]], None]] = {
+    DisinfectionRule.IMPORT: Disinfection._check_deadline,
+    DisinfectionRule.DOMESTIC: Disinfection._check_deadline,
+    DisinfectionRule.BEFORE_DISPATCH: Disinfection._check_dispatch,
+    DisinfectionRule.REST_IMPORT: Disinfection._check_rest,
+    RELEASE: lambda rules, ctx, batch_id, _: rules._release(ctx, batch_id),
+}
 
 
 def _deadline_rule(event: ParcelsReceived) -> str | None:
