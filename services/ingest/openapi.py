@@ -73,6 +73,88 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/operators": {
+                "post": {
+                    "summary": "Create a site operator's account (enterprise token); its token is in the answer, once",
+                    "operationId": "createOperator",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["label", "sites"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "label": {"type": "string", "minLength": 1, "maxLength": 120},
+                                        "sites": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {"description": "operator_id, label, actor_id (its pseudonym), sites, token"},
+                        "403": answer("A site operator's token: this is the enterprise's to do", error),
+                        "422": answer("A site not registered by this enterprise, or a malformed body", error),
+                    },
+                },
+                "get": {
+                    "summary": "The enterprise's operator accounts that are not revoked",
+                    "operationId": "listOperators",
+                    "security": [{"bearer": []}],
+                    "responses": {"200": {"description": "enterprise_id and operators"}},
+                },
+            },
+            "/v1/operators/{operator_id}": {
+                "delete": {
+                    "summary": "Revoke an operator: its token and sessions end at once",
+                    "operationId": "revokeOperator",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {"name": "operator_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {"200": {"description": "Revoked"}, "404": answer("No such operator", error)},
+                }
+            },
+            "/v1/imports": {
+                "post": {
+                    "summary": "Import a ledger file (a template of GET /v1/templates), row by row, as history",
+                    "operationId": "importLedger",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {"name": "ledger", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"enum": ["xlsx", "csv"]},
+                            "description": "Else from the Content-Type",
+                        },
+                    ],
+                    "requestBody": {"required": True, "content": {"application/octet-stream": {}}},
+                    "responses": {
+                        "200": {
+                            "description": "rows, accepted, duplicate, rejected, failed, the first problems, "
+                            "errors_url and results_url (CSV)"
+                        },
+                        "413": answer("Larger than the import limit", error),
+                        "422": answer("Not the ledger's file (no header row, not a workbook)", error),
+                        "503": {
+                            "description": "Kafka did not take a chunk: the import stopped there (see the "
+                            "summary); upload the same file again"
+                        },
+                    },
+                }
+            },
+            "/v1/templates": {
+                "get": {
+                    "summary": "The ledgers and their templates (/v1/templates/<ledger>.xlsx or .csv)",
+                    "operationId": "listTemplates",
+                    "responses": {"200": {"description": "ledgers: name, title, columns, links"}},
+                }
+            },
             "/health": {
                 "get": {
                     "summary": "Liveness",
