@@ -111,8 +111,12 @@ def sheet_rows(path: Path, fmt: Format) -> Iterator[list[Cell]]:
 
 def _csv_rows(path: Path) -> Iterator[list[Cell]]:
     encoding = _csv_encoding(path)
-    with path.open(encoding=encoding, newline="") as text:
-        yield from csv.reader(text)
+    with path.open(encoding=encoding, errors="replace", newline="") as text:
+        reader = csv.reader(text)
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise ImportFileError(f"第 {reader.line_num} 行不是可读取的 CSV：{exc}") from None
 
 
 def _csv_encoding(path: Path) -> str:

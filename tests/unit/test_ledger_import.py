@@ -252,3 +252,10 @@ def test_a_cell_the_schema_refuses_is_named_with_a_reason_in_chinese(store, tmp_
         ("消毒人员（化名）", "应为员工化名"),
         ("件数", "应为正整数，"),
     ]
+
+
+def test_a_csv_that_cannot_be_read_is_refused_naming_the_line(store, tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text("网点编号,批次号\r\nsite-a1," + "B" * 200_000 + "\r\n", encoding="utf-8")  # past csv's field limit
+    with pytest.raises(imports.ImportFileError, match="第 2 行"):
+        run(path, store)
