@@ -49,16 +49,19 @@ class ParcelsDispatchedPayload(Payload, frozen=True, kw_only=True):
     batch_id: Identifier
     item_count: Count
     destination_site_id: Identifier | None = None
-    override_reason: Annotated[
-        str,
-        Meta(
-            min_length=2,
-            max_length=500,
-            description="Why the batch left although the dispatch gate (四无不出) stopped it: no disinfection "
-            "on record, or an imported batch inside its rest period. The rules still judge the dispatch; "
-            "the reason goes with the alert to the regulator.",
-        ),
-    ] | None = None
+    override_reason: (
+        Annotated[
+            str,
+            Meta(
+                min_length=2,
+                max_length=500,
+                description="Why the batch left although the dispatch gate (四无不出) stopped it: no disinfection "
+                "on record, or an imported batch inside its rest period. The rules still judge the dispatch; "
+                "the reason goes with the alert to the regulator.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ParcelsDispatched(Event, frozen=True, kw_only=True, tag="parcels.dispatched"):

@@ -394,7 +394,7 @@ def test_a_domestic_batch_has_no_rest_period():
 
 def saved_before_records_were_kept(h: Harness, batch: str = "B1") -> dict[str, Any]:
     """The batch as state saved by the earlier layout holds it: no record list, no raised list, no flag."""
-    state = h.sites.states["site-a1"]["rules"]["batches"][batch]
+    state: dict[str, Any] = h.sites.states["site-a1"]["rules"]["batches"][batch]
     for key in ("disinfections", "raised", "checked"):
         state.pop(key, None)
     return state

@@ -49,6 +49,7 @@ def test_a_verdict_that_turns_late_after_an_in_time_resolution_resolves_the_aler
     judge = Judge()
     [raised] = judge.settle(Verdict(DUE, True, ["e-0"]))
     [in_time] = judge.settle(Verdict(DUE, False, settled_by=["e-1"]))
+    assert isinstance(in_time, AlertResolved)
     assert (in_time.alert_id, in_time.late_reason, in_time.evidence) == (
         raised.alert_id,
         "record_after_deadline",
@@ -60,6 +61,7 @@ def test_a_verdict_that_turns_late_after_an_in_time_resolution_resolves_the_aler
         raised.alert_id, SUBJECT, "action_after_deadline", ["e-2"]
     )  # fmt: skip
     [again] = judge.settle(Verdict(DUE, False, settled_by=["e-3"]))  # and in time once more
+    assert isinstance(again, AlertResolved)
     assert (again.alert_id, again.late_reason) == (raised.alert_id, "record_after_deadline")
 
 
@@ -67,6 +69,7 @@ def test_a_violation_settled_at_its_deadline_is_not_late_so_an_in_time_verdict_c
     judge = Judge()
     judge.settle(Verdict(DUE, True, ["e-0"]))
     [settled] = judge.settle(Verdict(DUE, True, ["e-0"], settled_at=DUE, settled_by=["e-1"]))
+    assert isinstance(settled, AlertResolved)
     assert settled.late_reason == "record_after_deadline"
     assert judge.settle(Verdict(DUE, False, settled_by=["e-2"])) == []
 
@@ -75,9 +78,11 @@ def test_a_deadline_moved_by_a_later_record_resolves_the_old_alert_and_judges_th
     judge = Judge()
     [first] = judge.settle(Verdict(DUE, True, ["e-0"]))
     moved = judge.settle(Verdict(DUE + 86_400_000, True, ["e-0"], settled_by=["plan"]))
-    assert [type(alert).__name__ for alert in moved] == ["AlertResolved", "AlertRaised"]
-    assert (moved[0].alert_id, moved[0].late_reason) == (first.alert_id, "record_after_deadline")
-    assert moved[1].deadline == at(days=8)
+    [resolved, raised] = moved
+    assert isinstance(resolved, AlertResolved)
+    assert isinstance(raised, AlertRaised)
+    assert (resolved.alert_id, resolved.late_reason) == (first.alert_id, "record_after_deadline")
+    assert raised.deadline == at(days=8)
 
 
 def test_what_was_judged_is_forgotten_only_past_the_horizon():
