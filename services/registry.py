@@ -221,15 +221,8 @@ class Registry:
         regulator = self.authenticate_regulator(token)
         if regulator is None:
             return None
-        session_token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), time.time()
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM regulator_sessions WHERE expires_at <= ?", (now,))
-            self._db.execute(
-                "INSERT INTO regulator_sessions (session_sha256, regulator_id, token_sha256, csrf, expires_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (_digest(session_token), regulator.regulator_id, _digest(token), csrf, now + lifetime_s),
-            )
+        owner = {"regulator_id": regulator.regulator_id, "token_sha256": _digest(token)}
+        session_token, csrf = self._open("regulator_sessions", owner, lifetime_s)
         return session_token, Session(regulator, csrf)
 
     def session(self, session_token: str) -> Session | None:
@@ -241,6 +234,20 @@ class Registry:
             (_digest(session_token), time.time()),
         ).fetchone()
         return Session(Regulator(row[0], row[1], row[2]), row[3]) if row else None
+
+    def _open(self, table: str, owner: dict[str, str], lifetime_s: float) -> tuple[str, str]:
+        """A fresh session in `table` (regulator_sessions, operator_sessions) for `owner`'s columns, the
+        expired ones swept: the session token (for the cookie; its digest is kept) and its CSRF token."""
+        session_token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), time.time()
+        columns = ", ".join(["session_sha256", *owner, "csrf", "expires_at"])
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
+            self._db.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * (len(owner) + 3))})",
+                (_digest(session_token), *owner.values(), csrf, now + lifetime_s),
+            )
+        return session_token, csrf
 
     def close_session(self, session_token: str) -> None:
         self._db.execute("DELETE FROM regulator_sessions WHERE session_sha256 = ?", (_digest(session_token),))
@@ -303,24 +310,16 @@ class Registry:
         operator = self.authenticate_operator(token)
         if operator is None:
             return None
-        session_token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), time.time()
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM operator_sessions WHERE expires_at <= ?", (now,))
-            self._db.execute(
-                "INSERT INTO operator_sessions (session_sha256, operator_id, csrf, expires_at) VALUES (?, ?, ?, ?)",
-                (_digest(session_token), operator.operator_id, csrf, now + lifetime_s),
-            )
+        session_token, csrf = self._open("operator_sessions", {"operator_id": operator.operator_id}, lifetime_s)
         return session_token, OperatorSession(operator, csrf)
 
     def operator_session(self, session_token: str) -> OperatorSession | None:
         """The live session of that cookie: not expired, its operator not revoked."""
         row = self._db.execute(
-            "SELECT s.operator_id, s.csrf FROM operator_sessions s JOIN operators o USING (operator_id) "
-            "WHERE s.session_sha256 = ? AND s.expires_at > ? AND o.revoked_at IS NULL",
+            "SELECT operator_id, csrf FROM operator_sessions WHERE session_sha256 = ? AND expires_at > ?",
             (_digest(session_token), time.time()),
         ).fetchone()
-        operator = self._operator(row[0]) if row else None
+        operator = self._operator(row[0]) if row else None  # None once revoked
         return OperatorSession(operator, row[1]) if operator is not None else None
 
     def close_operator_session(self, session_token: str) -> None:

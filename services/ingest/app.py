@@ -19,13 +19,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 import structlog
 from aiohttp import web
 
+from dashboards.timerange import SHANGHAI
 from schemas import events
 from schemas.envelope import Identifier
 from services.ingest.docs import docs_page
@@ -41,7 +42,6 @@ from streams.topics import kafka_reachable
 from streams.warehouse import Reader, literal
 
 log = structlog.get_logger("tongfang.ingest")
-SHANGHAI = timezone(timedelta(hours=8))
 _json = msgspec.json.Encoder()
 
 
@@ -67,13 +67,13 @@ class Ingest:
         if self.reader is None:
             raise Problem(503, "$", "assignments need the warehouse, which this service was started without")
         rows = await asyncio.to_thread(self.reader.query, assignments_sql(enterprise.enterprise_id))
-        return _json_response({"enterprise_id": enterprise.enterprise_id, "count": len(rows), "assignments": rows}, 200)
+        return json_response({"enterprise_id": enterprise.enterprise_id, "count": len(rows), "assignments": rows}, 200)
 
     async def post_events(self, request: web.Request) -> web.Response:
         credentials = self.authenticate(request)
-        raws = await self._read_events(request)
+        raws = await self.read_events(request)
         ordered = await self.store(credentials, raws, _flag(request, "backfill"))
-        return _json_response(summarize(ordered), http_status(ordered))
+        return json_response(summarize(ordered), http_status(ordered))
 
     async def store(self, credentials: Credentials, raws: list[msgspec.Raw], backfill: bool = False) -> list[Outcome]:
         """Each event's outcome, in posting order; the accepted ones are in Kafka (acks=all) on return."""
@@ -115,12 +115,12 @@ class Ingest:
         except UnknownSites as exc:
             raise Problem(422, "sites", str(exc).removeprefix("sites: ")) from None
         log.info("operator_created", enterprise=enterprise.enterprise_id, operator=operator.operator_id)
-        return _json_response({**_operator_json(operator), "token": token}, 201)
+        return json_response({**_operator_json(operator), "token": token}, 201)
 
     async def list_operators(self, request: web.Request) -> web.Response:
         enterprise = self._enterprise_only(request)
         operators = [_operator_json(operator) for operator in self.registry.operators(enterprise.enterprise_id)]
-        return _json_response({"enterprise_id": enterprise.enterprise_id, "operators": operators}, 200)
+        return json_response({"enterprise_id": enterprise.enterprise_id, "operators": operators}, 200)
 
     async def revoke_operator(self, request: web.Request) -> web.Response:
         enterprise = self._enterprise_only(request)
@@ -128,7 +128,7 @@ class Ingest:
         if not self.registry.revoke_operator(enterprise.enterprise_id, operator_id):
             raise Problem(404, "operator_id", "no such operator of this enterprise")
         log.info("operator_revoked", enterprise=enterprise.enterprise_id, operator=operator_id)
-        return _json_response({"operator_id": operator_id, "revoked": True}, 200)
+        return json_response({"operator_id": operator_id, "revoked": True}, 200)
 
     async def _produce(self, enterprise: Enterprise, records: list[KafkaRecord], outcomes: dict[int, Outcome]) -> None:
         ids = [event_id for record in records for event_id in record.event_ids]
@@ -184,7 +184,7 @@ class Ingest:
             raise Problem(403, "Authorization", "this needs the enterprise's token, not a site operator's")
         return credentials.enterprise
 
-    async def _read_events(self, request: web.Request) -> list[msgspec.Raw]:
+    async def read_events(self, request: web.Request) -> list[msgspec.Raw]:
         if request.content_type != "application/json":
             raise Problem(415, "Content-Type", f"expected application/json, got {request.content_type}")
         limit = self.settings.ingest_max_body_bytes
@@ -241,7 +241,7 @@ def _flag(request: web.Request, name: str) -> bool:
     return value in ("true", "1")
 
 
-def _json_response(body: object, status: int) -> web.Response:
+def json_response(body: object, status: int) -> web.Response:
     return web.Response(body=_json.encode(body), status=status, content_type="application/json")
 
 
@@ -285,8 +285,8 @@ def create_app(
 
     async def health(_: web.Request) -> web.Response:
         if not await asyncio.to_thread(kafka_reachable, settings.kafka_bootstrap):
-            return _json_response({"status": "unavailable", "kafka": f"unreachable at {settings.kafka_bootstrap}"}, 503)
-        return _json_response({"status": "ok", "kafka": "ok"}, 200)
+            return json_response({"status": "unavailable", "kafka": f"unreachable at {settings.kafka_bootstrap}"}, 503)
+        return json_response({"status": "ok", "kafka": "ok"}, 200)
 
     async def openapi(_: web.Request) -> web.Response:
         return web.Response(body=document, content_type="application/json")

@@ -232,21 +232,23 @@ class Importer:
         """A parcels row with no receipt must be about a batch received in an earlier row or on record."""
         if not self.ledger.name.endswith("-parcels"):
             return
+        facts = {  # each row's site, batch and whether it records the receipt, read once
+            position: (chunk[position].required("site"), chunk[position].required("batch"),
+                       chunk[position].moment("received") is not None)
+            for position in built
+        }  # fmt: skip
         wanted: dict[str, set[str]] = {}
         for position in sorted(built):
-            row = chunk[position]
-            site, batch = row.required("site"), row.required("batch")
-            if row.moment("received") is not None:
+            site, batch, receipt = facts[position]
+            if receipt:
                 self.received.setdefault(site, set()).add(batch)
             elif batch not in self.received.get(site, set()):
                 wanted.setdefault(site, set()).add(batch)
         known = {site: await self.known_batches(site, sorted(batches)) for site, batches in wanted.items()}
-        for position in sorted(built):
-            row = chunk[position]
-            site, batch = row.required("site"), row.required("batch")
-            if row.moment("received") is None and batch not in self.received.get(site, set()) | known.get(site, set()):
+        for position, (site, batch, receipt) in facts.items():
+            if not receipt and batch not in self.received.get(site, set()) | known.get(site, set()):
                 reason = f"未找到批次 {batch} 的接收记录：请先登记接收，或在本行填写接收时间"
-                results[position] = RowResult(row.number, "rejected", self.ledger.header("batch"), reason)
+                results[position] = RowResult(chunk[position].number, "rejected", self.ledger.header("batch"), reason)
                 del built[position]
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.compliance.catalogue import Catalogue, Profile
+from streams.compliance.catalogue import Catalogue
+from streams.read_models import level_now, profile_of
 from streams.warehouse import Reader, literal
 
 SHANGHAI_DAY = "Asia/Shanghai"
@@ -33,7 +34,7 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
     site_id = literal(site["site_id"])
     now_sql = f"fromUnixTimestamp64Milli({_ms(now)}, '{SHANGHAI_DAY}')"
     day = f"toStartOfDay({now_sql})"
-    profile = _profile(reader, site["division_code"], now_sql)
+    profile = profile_of(reader.query(level_now(site["division_code"], now_sql)))
     limits = {rule: catalogue.rule(rule).limits(profile) for rule in ("DIS-IMPORT", "DIS-DOMESTIC", "REST-IMPORT")}
     rest = limits["REST-IMPORT"].rest
     horizon_days = max(rest.days + 1, 3)
@@ -105,14 +106,6 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
     }
 
 
-def _profile(reader: Reader, division_code: str, now_sql: str) -> Profile:
-    levels = reader.query(
-        "SELECT argMax(level, effective_at) AS level_now FROM policy_levels "
-        f"WHERE startsWith({literal(division_code)}, division_code) AND effective_at <= {now_sql}"
-    )
-    return "response" if levels and levels[0]["level_now"] == "response" else "normal"
-
-
 def known_batches(reader: Reader, site_id: str, batch_ids: list[str]) -> set[str]:
     """Which of `batch_ids` the site has a receipt of on record."""
     if not batch_ids:
@@ -125,9 +118,12 @@ def known_batches(reader: Reader, site_id: str, batch_ids: list[str]) -> set[str
     return {row["batch_id"] for row in rows}
 
 
-def site_row(reader: Reader, site_id: str) -> dict[str, Any] | None:
+def site_rows(reader: Reader, site_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The registrations of these sites, by id."""
+    if not site_ids:
+        return {}
+    listed = ", ".join(literal(site_id) for site_id in site_ids)
     rows = reader.query(
-        "SELECT site_id, name, division_code, handles_international FROM sites FINAL "
-        f"WHERE site_id = {literal(site_id)}"
+        f"SELECT site_id, name, division_code, handles_international FROM sites FINAL WHERE site_id IN ({listed})"
     )
-    return rows[0] if rows else None
+    return {row["site_id"]: row for row in rows}

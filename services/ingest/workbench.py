@@ -35,10 +35,10 @@ from aiohttp import web
 
 from schemas import events
 from services.ingest import imports
-from services.ingest.app import Credentials, Ingest, _json_response
+from services.ingest.app import Credentials, Ingest, json_response
 from services.ingest.intake import http_status, summarize
 from services.ingest.ledgers import LEDGERS, Ledger
-from services.ingest.today import due_today, known_batches, site_row
+from services.ingest.today import due_today, known_batches, site_rows
 from services.problems import Problem
 from services.registry import OperatorSession
 from streams.compliance.catalogue import Catalogue
@@ -99,7 +99,7 @@ class Workbench:
             raise Problem(401, "token", "令牌无效或已被吊销，请向企业管理员核对")
         session_token, session = opened
         log.info("operator_signed_in", operator=session.operator.operator_id)
-        response = _json_response(await self._me(session), 200)
+        response = json_response(await self._me(session), 200)
         response.set_cookie(
             COOKIE,
             session_token,
@@ -112,27 +112,26 @@ class Workbench:
         return response
 
     async def me(self, request: web.Request) -> web.Response:
-        return _json_response(await self._me(self.session(request)), 200)
+        return json_response(await self._me(self.session(request)), 200)
 
     async def sign_out(self, request: web.Request) -> web.Response:
         self.checked(request)
         self.registry.close_operator_session(request.cookies[COOKIE])
-        response = _json_response({"signed_out": True}, 200)
+        response = json_response({"signed_out": True}, 200)
         response.del_cookie(COOKIE, path="/app")
         return response
 
     async def _me(self, session: OperatorSession) -> dict[str, Any]:
         operator = session.operator
-        sites = []
-        for site_id in sorted(operator.sites):
-            row = await self._site(site_id)
-            sites.append(
-                {
-                    "site_id": site_id,
-                    "name": (row or {}).get("name", site_id),
-                    "handles_international": bool((row or {}).get("handles_international")),
-                }
-            )
+        registered = await self._sites(sorted(operator.sites))
+        sites = [
+            {
+                "site_id": site_id,
+                "name": registered.get(site_id, {}).get("name", site_id),
+                "handles_international": bool(registered.get(site_id, {}).get("handles_international")),
+            }
+            for site_id in sorted(operator.sites)
+        ]
         return {
             "operator_id": operator.operator_id,
             "label": operator.label,
@@ -143,15 +142,16 @@ class Workbench:
             "ledgers": [{"name": ledger.name, "title": ledger.title} for ledger in LEDGERS.values()],
         }
 
-    async def _site(self, site_id: str) -> dict[str, Any] | None:
+    async def _sites(self, site_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The registrations of these sites in the warehouse, by id (those it has yet), in one query."""
         reader = self.ingest.reader
         if reader is None:
-            return None
+            return {}
         try:
-            return await asyncio.to_thread(site_row, reader, site_id)
+            return await asyncio.to_thread(site_rows, reader, site_ids)
         except Exception as exc:  # the warehouse may be starting: the app still works without names
-            log.warning("site_lookup_failed", site=site_id, error=repr(exc))
-            return None
+            log.warning("site_lookup_failed", sites=site_ids, error=repr(exc))
+            return {}
 
     # Today and posting ---------------------------------------------------------------------------
 
@@ -163,18 +163,18 @@ class Workbench:
         reader = self.ingest.reader
         if reader is None:
             raise Problem(503, "$", "today's list needs the warehouse, which this service was started without")
-        site = await self._site(site_id)
+        site = (await self._sites([site_id])).get(site_id)
         if site is None:
             raise Problem(404, "site_id", "the site's registration is not in the warehouse yet")
         due = await asyncio.to_thread(due_today, reader, self.catalogue, site, self.clock())
-        return _json_response(due, 200)
+        return json_response(due, 200)
 
     async def post_events(self, request: web.Request) -> web.Response:
         session = self.checked(request)
-        raws = await self.ingest._read_events(request)
+        raws = await self.ingest.read_events(request)
         credentials = Credentials(session.operator.enterprise, session.operator)
         ordered = await self.ingest.store(credentials, raws)
-        return _json_response(summarize(ordered), http_status(ordered))
+        return json_response(summarize(ordered), http_status(ordered))
 
     # Imports ---------------------------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class Workbench:
             seconds=summary.seconds,
         )
         body = asdict(summary) | _links(request, import_id)
-        return _json_response(body, 200 if summary.complete else 503)
+        return json_response(body, 200 if summary.complete else 503)
 
     async def _known_batches(self, site_id: str, batch_ids: list[str]) -> set[str]:
         reader = self.ingest.reader
@@ -258,7 +258,7 @@ class Workbench:
         credentials = self.ingest.authenticate(request)
         operator = credentials.operator.operator_id if credentials.operator else None
         summary = self._own_import(request, credentials.enterprise.enterprise_id, operator)
-        return _json_response(summary | _links(request, summary["import_id"]), 200)
+        return json_response(summary | _links(request, summary["import_id"]), 200)
 
     def _own_import(self, request: web.Request, enterprise_id: str, operator_id: str | None) -> dict[str, Any]:
         import_id = request.match_info["import_id"]
@@ -292,7 +292,7 @@ class Workbench:
             }
             for ledger in LEDGERS.values()
         ]
-        return _json_response({"ledgers": listed}, 200)
+        return json_response({"ledgers": listed}, 200)
 
     async def template(self, request: web.Request) -> web.Response:
         name, _, fmt = request.match_info["file"].rpartition(".")

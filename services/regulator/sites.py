@@ -23,8 +23,8 @@ from dashboards.timerange import TimeRangeError, parse_range
 from services.problems import Problem
 from services.registry import Session
 from services.regulator.console import Console, json_response
-from streams.compliance.catalogue import Catalogue, Profile
-from streams.read_models import raised
+from streams.compliance.catalogue import Catalogue
+from streams.read_models import level_now, profile_of, raised
 from streams.warehouse import literal
 
 FAMILIES = {
@@ -121,11 +121,7 @@ class Sites:
     async def _pending(self, site: dict[str, Any]) -> list[dict[str, Any]]:
         """Batches received with no disinfection record yet, with their deadline and minutes left."""
         now = self._now()
-        levels = await self.console.rows(
-            "SELECT argMax(level, effective_at) AS level_now FROM policy_levels "
-            f"WHERE startsWith({literal(site['division_code'])}, division_code) AND effective_at <= {now}"
-        )
-        profile: Profile = "response" if levels and levels[0]["level_now"] == "response" else "normal"
+        profile = profile_of(await self.console.rows(level_now(site["division_code"], now)))
         imported = int(self.catalogue.rules["DIS-IMPORT"].limits(profile).deadline.total_seconds())
         domestic = int(self.catalogue.rules["DIS-DOMESTIC"].limits(profile).deadline.total_seconds())
         rows = await self.console.rows(
