@@ -20,8 +20,8 @@ from schemas import events
 from streams.compliance.replay import EVERY_PARTITION, WARMUP, LogEntry
 from streams.compliance.rulebook import REGISTRY_EVENTS
 from streams.placement import signing_key
+from streams.records import Record, decode_records
 from streams.settings import Settings
-from streams.sink import Record, decode_records
 from streams.warehouse import Reader, literal, reader_password
 
 PAGE = 20_000

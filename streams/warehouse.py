@@ -314,6 +314,13 @@ def open_warehouse(settings: Settings) -> Warehouse:
     return ChdbWarehouse(settings.chdb_dir)
 
 
+LOOKUP_CHUNK = 4000  # ids per IN (...) lookup: ~170 kB of SQL, under ClickHouse's 256 kB max_query_size
+
+
+def chunks(items: list[str], size: int = LOOKUP_CHUNK) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def id_set(ids: list[str]) -> str:
     """`(SELECT … )` of the given UUIDs, passed as one string: far cheaper to parse than a literal each."""
     return f"(SELECT toUUID(arrayJoin(splitByChar(',', {literal(','.join(ids))}))))"

@@ -9,7 +9,7 @@ A read runs on a read-only connection (`ReadPool`), TONGFANG_WORKER_READ_CONNECT
 by side and beside the inserts, and sees each table as far as it is written (an insert commits
 `raw_events` before its views' tables). With `after_inserts=1`, or with no read connections of
 their own, it runs in the worker's warehouse thread instead, after the inserts already begun, and
-sees each of their batches in every table or not at all (`streams/app.py` submits an insert as it
+sees each of their batches in every table or not at all (`streams.checkpoint` submits an insert as it
 begins a batch): the bench's measure of when events are queryable.
 """
 

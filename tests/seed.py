@@ -13,7 +13,9 @@ from schemas import events
 from streams.compliance.catalogue import load
 from streams.compliance.engine import Position
 from streams.compliance.rulebook import site_engine, vehicle_engine, vehicle_of
-from streams.sink import Record, RowSink, Sink, alert_key, alert_row
+from streams.records import Record
+from streams.row_sink import RowSink, alert_key, alert_row
+from streams.sink import Sink
 from streams.warehouse import Warehouse
 from tests import factories
 from tests.factories import BASE_TIME, event

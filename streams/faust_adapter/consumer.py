@@ -33,7 +33,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
@@ -43,6 +42,7 @@ from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 from mode import Service
 
+from streams.checkpoint import Gate
 from streams.settings import Settings
 
 log = structlog.get_logger("tongfang.consumer")
@@ -146,15 +146,6 @@ class Transport(aiokafka_driver.Transport):
     Consumer = Consumer
 
 
-@dataclass
-class Gate:
-    """Work done on records after their batch is acknowledged: the commit of `topics` stops at
-    `through`, per partition the first offset it may not have done yet."""
-
-    topics: set[str] = field(default_factory=set)
-    through: dict[TP, int] = field(default_factory=dict)
-
-
 class App(faust.App):
     """faust's app with our consumer, and the commit held back to the work done after the acks.
 
@@ -171,7 +162,9 @@ class App(faust.App):
         self.fetch_wait_ms = fetch_wait_ms
         self.saved = Gate()
         self.stored = Gate()
-        self.retrying: Counter[str] = Counter()  # actions being retried after a failure (`streams.app.until_done`)
+        self.retrying: Counter[str] = (
+            Counter()
+        )  # actions being retried after a failure (`streams.checkpoint.until_done`)
 
     def gates(self) -> tuple[Gate, ...]:
         return self.saved, self.stored

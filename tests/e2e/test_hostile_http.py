@@ -22,8 +22,7 @@ from schemathesis import GenerationMode
 
 from services.ingest.openapi import openapi_document
 from streams.settings import Settings
-from streams.sink import chunks
-from streams.warehouse import id_set, reader_authorization
+from streams.warehouse import chunks, id_set, reader_authorization
 from tests import factories
 from tests.conftest import StackClient, wait_until
 

@@ -12,7 +12,8 @@ from PIL import Image
 
 from dashboards.report import SHANGHAI, gather, render
 from schemas.alerts import AlertResolved
-from streams.sink import Record, RowSink, alert_row
+from streams.records import Record
+from streams.row_sink import RowSink, alert_row
 from tests.factories import BASE_TIME
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,8 @@ from dashboards.build import SPECS
 from dashboards.macros import ALL, Value, expand
 from dashboards.spec import SCOPE
 from deploy.simulator import SHANGHAI, City
-from streams.sink import Record, Sink
+from streams.records import Record
+from streams.sink import Sink
 from streams.warehouse import ChdbWarehouse, literal, migrate
 from tests.conftest import truncate
 

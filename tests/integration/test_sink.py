@@ -7,7 +7,8 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from streams.sink import Record, Sink
+from streams.records import Record
+from streams.sink import Sink
 from streams.warehouse import id_set, migrate, pair_set
 from tests import factories
 

@@ -58,8 +58,9 @@ from deploy.simulate import to_http, to_kafka
 from deploy.simulator import SHANGHAI, City
 from deploy.stack import LocalStack
 from streams.compliance.catalogue import DEFAULT_CATALOGUE
+from streams.records import Record
 from streams.settings import Settings
-from streams.sink import Record, Sink
+from streams.sink import Sink
 from streams.warehouse import MIGRATIONS_DIR, ChdbWarehouse, Reader, Warehouse, WorkerReader, migrate, statements
 from streams.watchdog import group_positions
 from tests.load.profile import Sampler, top_functions

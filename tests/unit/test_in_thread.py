@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from streams.app import in_thread
+from streams.checkpoint import in_thread
 
 
 def test_the_first_attempt_runs_while_the_event_loop_is_still_held() -> None:

@@ -39,8 +39,8 @@ from schemas.clock import CLOCK_KEY, encode_tick
 from schemas.policy import PolicyLevelChanged
 from streams.compliance.catalogue import load
 from streams.compliance.replay import EVERY_PARTITION, LogEntry, replay
+from streams.records import Record
 from streams.rule_stream import MemoryStore, SiteRules, VehicleRules
-from streams.sink import Record
 from tests import factories
 from tests.factories import SHANGHAI
 

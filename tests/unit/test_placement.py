@@ -10,8 +10,8 @@ from schemas.alerts import AlertRaised
 from schemas.clock import CLOCK_KEY, encode_tick
 from streams.compliance.catalogue import load
 from streams.placement import ORIGIN, STAMP_GRACE, Origin, appended_at, arrival, signing_key
+from streams.records import Record
 from streams.rule_stream import MemoryStore, SiteRules
-from streams.sink import Record
 from streams.topics import partition_for
 from tests import factories
 

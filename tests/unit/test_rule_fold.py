@@ -10,8 +10,8 @@ import orjson
 
 from deploy.simulator import SHANGHAI, City
 from streams.compliance.catalogue import load
+from streams.records import Decoded, Record, decode_records
 from streams.rule_stream import MemoryStore, Output, SiteRules
-from streams.sink import Decoded, Record, decode_records
 from streams.topics import by_partition
 
 START = datetime(2026, 9, 1, tzinfo=SHANGHAI)

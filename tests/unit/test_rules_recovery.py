@@ -19,8 +19,8 @@ from deploy.simulator import SHANGHAI, City, Violations
 from schemas.clock import encode_tick
 from streams.compliance.catalogue import load
 from streams.compliance.engine import Engine, State, ms, split_rule_subject
+from streams.records import Record
 from streams.rule_stream import MemoryStore, SiteRules
-from streams.sink import Record
 from streams.topics import by_partition
 from tests import factories
 from tests.unit.rules_harness import policy

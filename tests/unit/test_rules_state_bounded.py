@@ -9,8 +9,8 @@ import orjson
 from deploy.simulator import SHANGHAI, City
 from schemas.clock import encode_tick
 from streams.compliance.catalogue import load
+from streams.records import Record
 from streams.rule_stream import MemoryStore, SiteRules, VehicleRules
-from streams.sink import Record
 
 START = datetime(2026, 9, 1, tzinfo=SHANGHAI)
 

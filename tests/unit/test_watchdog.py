@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from streams.app import until_done
+from streams.checkpoint import until_done
 from streams.faust_adapter.consumer import App
 from streams.watchdog import Stalls
 
