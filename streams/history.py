@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from schemas import events
+from streams.compliance.activity import REGISTRY_EVENTS
 from streams.compliance.replay import EVERY_PARTITION, WARMUP, LogEntry
-from streams.compliance.rulebook import REGISTRY_EVENTS
 from streams.placement import signing_key
 from streams.records import Record, decode_records
 from streams.settings import Settings

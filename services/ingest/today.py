@@ -19,6 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.compliance.catalogue import Catalogue
+from streams.compliance.rules.disinfection import Deadline, Rest
+from streams.compliance.rules.site import PerDay
+from streams.compliance.rules.staff import RoleIntervals
 from streams.read_models import level_now, profile_of
 from streams.warehouse import Reader, literal
 
@@ -35,8 +38,10 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
     now_sql = f"fromUnixTimestamp64Milli({_ms(now)}, '{SHANGHAI_DAY}')"
     day = f"toStartOfDay({now_sql})"
     profile = profile_of(reader.query(level_now(site["division_code"], now_sql)))
-    limits = {rule: catalogue.rule(rule).limits(profile) for rule in ("DIS-IMPORT", "DIS-DOMESTIC", "REST-IMPORT")}
-    rest = limits["REST-IMPORT"].rest
+    deadlines = {
+        rule: catalogue.rule(rule).limits(profile, Deadline).deadline for rule in ("DIS-IMPORT", "DIS-DOMESTIC")
+    }
+    rest = catalogue.rule("REST-IMPORT").limits(profile, Rest).rest
     horizon_days = max(rest.days + 1, 3)
     batches = reader.query(
         "SELECT batch_id AS batch, anyIf(origin, event_type = 'parcels.received') AS origin, "
@@ -53,7 +58,7 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
     now_ms = _ms(now)
     for batch in batches:
         imported = batch["origin"] == "imported"
-        deadline = limits["DIS-IMPORT" if imported else "DIS-DOMESTIC"].deadline
+        deadline = deadlines["DIS-IMPORT" if imported else "DIS-DOMESTIC"]
         timed = imported or bool(batch["outside"])
         due = batch["received_ms"] + int(deadline.total_seconds() * 1000) if timed else None
         batch["deadline_ms"] = due
@@ -69,7 +74,7 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
         f"FROM staff_health_events WHERE site_id = {site_id} GROUP BY staff_id"
     )
     by_staff = {row["staff_id"]: row for row in health}
-    intervals = catalogue.rule("STAFF-TEST-DUE").limits(profile).intervals
+    intervals = catalogue.rule("STAFF-TEST-DUE").limits(profile, RoleIntervals).intervals
     unchecked, tests = [], []
     for person in staff:
         seen = by_staff.get(person["staff_id"], {})
@@ -92,7 +97,7 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
         f"SELECT count() AS done FROM (SELECT event_id FROM site_hygiene_events WHERE site_id = {site_id} "
         f"AND event_type = 'site.disinfected' AND occurred_at >= {day} LIMIT 1 BY event_id)"
     )
-    required = catalogue.rule("SITE-DISINFECT").limits(profile).per_day
+    required = catalogue.rule("SITE-DISINFECT").limits(profile, PerDay).per_day
     return {
         "site_id": site["site_id"],
         "now_ms": now_ms,

@@ -24,6 +24,7 @@ from services.problems import Problem
 from services.registry import Session
 from services.regulator.console import Console, json_response
 from streams.compliance.catalogue import Catalogue
+from streams.compliance.rules.disinfection import Deadline
 from streams.read_models import level_now, profile_of, raised
 from streams.warehouse import literal
 
@@ -122,8 +123,8 @@ class Sites:
         """Batches received with no disinfection record yet, with their deadline and minutes left."""
         now = self._now()
         profile = profile_of(await self.console.rows(level_now(site["division_code"], now)))
-        imported = int(self.catalogue.rules["DIS-IMPORT"].limits(profile).deadline.total_seconds())
-        domestic = int(self.catalogue.rules["DIS-DOMESTIC"].limits(profile).deadline.total_seconds())
+        imported = int(self.catalogue.rules["DIS-IMPORT"].limits(profile, Deadline).deadline.total_seconds())
+        domestic = int(self.catalogue.rules["DIS-DOMESTIC"].limits(profile, Deadline).deadline.total_seconds())
         rows = await self.console.rows(
             "SELECT batch_id AS batch, anyIf(origin, event_type = 'parcels.received') AS origin_kind, "
             "sumIf(item_count, event_type = 'parcels.received') AS items, "

@@ -1,139 +1,32 @@
 """The rule catalogue: rule ids, texts, severity and thresholds per profile, loaded from YAML.
 
-Each rule's thresholds have a model, so a catalogue with a missing, unknown or malformed value
+The rule ids and each one's threshold model come from the rule modules (`streams.compliance.rules`),
+so a catalogue with a rule no module runs, a rule missing, or a missing, unknown or malformed value
 fails to load with a message naming the rule, the profile and the field.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import time as clock_time
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from streams.compliance.rules import THRESHOLDS
+from streams.compliance.rules.ledger import LedgerRule, MaxDelay
+from streams.compliance.thresholds import Duration, Thresholds
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parent / "catalogue.yaml"
 Profile = Literal["normal", "response"]
 PROFILES: tuple[Profile, ...] = ("normal", "response")
 Severity = Literal["critical", "major", "minor"]
-_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+T = TypeVar("T", bound=Thresholds)
 
 
 class CatalogueError(ValueError):
     pass
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(str(value).strip())
-    if match is None:
-        raise ValueError(f"expected a duration such as 30m, 4h or 3.5d, got {value!r}")
-    return timedelta(seconds=float(match["n"]) * _UNITS[match["unit"]])
-
-
-def _clock(value: Any) -> clock_time:
-    if isinstance(value, clock_time):
-        return value
-    try:
-        hours, minutes = str(value).split(":")
-        return clock_time(int(hours), int(minutes))
-    except ValueError:
-        raise ValueError(f"expected a time of day such as 10:00, got {value!r}") from None
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-ClockTime = Annotated[clock_time, BeforeValidator(_clock)]
-
-
-class Thresholds(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoThresholds(Thresholds):
-    pass
-
-
-class Deadline(Thresholds):
-    deadline: Duration
-
-
-class Rest(Thresholds):
-    rest: Duration
-
-
-class PerDay(Thresholds):
-    per_day: int = Field(ge=1)
-
-
-class Interval(Thresholds):
-    interval: Duration
-
-
-class Cutoff(Thresholds):
-    cutoff: ClockTime
-
-
-class Fever(Thresholds):
-    fever_at: float = Field(ge=35.0, le=42.0)
-
-
-class RoleIntervals(Thresholds):
-    intervals: dict[
-        Literal["international_exposed", "international_handler", "courier", "sorter", "driver", "other_logistics"],
-        Duration,
-    ]
-
-
-class ContactWindow(Thresholds):
-    contact_window: Duration
-
-
-class TestWithin(Thresholds):
-    test_within: Duration
-
-
-class Grace(Thresholds):
-    grace: Duration
-
-
-class MaxDwell(Thresholds):
-    max_dwell: Duration
-
-
-class MaxDelay(Thresholds):
-    max_delay: Duration
-
-
-class PerMonth(Thresholds):
-    per_month: int = Field(ge=1)
-
-
-THRESHOLDS: dict[str, type[Thresholds]] = {
-    "DIS-IMPORT": Deadline,
-    "DIS-DOMESTIC": Deadline,
-    "DIS-COVERAGE": NoThresholds,
-    "DIS-BEFORE-DISPATCH": NoThresholds,
-    "REST-IMPORT": Rest,
-    "SITE-DISINFECT": PerDay,
-    "SITE-ENV-SAMPLE": Interval,
-    "STAFF-CHECK": Cutoff,
-    "STAFF-FEVER": Fever,
-    "STAFF-WORKED-SICK": NoThresholds,
-    "STAFF-TEST-DUE": RoleIntervals,
-    "STAFF-POSITIVE": ContactWindow,
-    "VEH-DRIVER-TEST": TestWithin,
-    "VEH-OFF-ROUTE": NoThresholds,
-    "VEH-OVERDUE": Grace,
-    "VEH-SEAL": NoThresholds,
-    "VEH-DWELL": MaxDwell,
-    "LEDGER-LATE": MaxDelay,
-    "INSPECT-MONTHLY": PerMonth,
-}
 
 
 class Text(BaseModel):
@@ -159,8 +52,12 @@ class Rule(BaseModel):
     description: Text
     profiles: dict[str, Thresholds]
 
-    def limits(self, profile: Profile) -> Any:
-        return self.profiles[profile]
+    def limits(self, profile: Profile, model: type[T]) -> T:
+        """The rule's thresholds in `profile`, as the model its module declares."""
+        limits = self.profiles[profile]
+        if not isinstance(limits, model):
+            raise TypeError(f"rule {self.id}: thresholds are {type(limits).__name__}, not {model.__name__}")
+        return limits
 
 
 class Grading(BaseModel):
@@ -189,8 +86,7 @@ class Catalogue(BaseModel):
     @property
     def late_after(self) -> timedelta:
         """When a record is late (补录): received this long after what it records (LEDGER-LATE, normal)."""
-        delay: timedelta = self.rules["LEDGER-LATE"].limits("normal").max_delay
-        return delay
+        return self.rules[LedgerRule.LATE].limits("normal", MaxDelay).max_delay
 
 
 class _CatalogueFile(BaseModel):

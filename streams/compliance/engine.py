@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import heapq
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NamedTuple, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
 from schemas.alerts import AlertRaised, AlertResolved, AnyAlert, SubjectKind
 from schemas.envelope import Event
 from schemas.policy import PolicyLevelChanged
-from streams.compliance.catalogue import Catalogue, Profile
+from streams.compliance.thresholds import Thresholds
+
+if TYPE_CHECKING:  # the catalogue is built from the rule modules, which import this one
+    from streams.compliance.catalogue import Catalogue, Profile
+
+T = TypeVar("T", bound=Thresholds)
 
 ALERT_NAMESPACE = uuid.UUID("6f1d8f0e-5a4e-4b7d-9a0c-3c2e1d0b9a87")
 SHANGHAI_OFFSET_MS = 8 * 3600 * 1000
@@ -57,13 +63,26 @@ def day_label(day: int) -> str:
     return to_datetime(day_start(day) + SHANGHAI_OFFSET_MS).strftime("%Y-%m-%d")
 
 
-class RuleFamily(NamedTuple):
-    """A rule module's rules as it declares them: its names in Chinese and English, and its ids
-    (a StrEnum), which the catalogue gives text and thresholds."""
+@dataclass(frozen=True)
+class RuleFamily:
+    """A rule module as it declares itself: its names in Chinese and English; its ids (a StrEnum)
+    and each one's threshold model, which the catalogue fills per profile; the logic that runs
+    them, made once per engine; and the key they follow (a site, or a vehicle re-keyed)."""
 
     zh: str
     en: str
-    rules: tuple[str, ...]
+    ids: type[StrEnum]
+    thresholds: Mapping[str, type[Thresholds]]
+    logics: tuple[Callable[[], RuleLogic], ...]
+    key: Literal["site", "vehicle"] = "site"
+
+    def __post_init__(self) -> None:
+        if set(self.thresholds) != set(self.ids):
+            raise ValueError(f"{self.ids.__name__}: each rule id needs one threshold model, and only those")
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(self.ids)
 
 
 class RuleLogic(Protocol):
@@ -352,8 +371,9 @@ class Context:
     def profile(self, at: int) -> Profile:
         return self.engine.policy.profile(self.site.get("division_code", ""), at)
 
-    def limits(self, rule_id: str, at: int) -> Any:
-        return self.engine.catalogue.rule(rule_id).limits(self.profile(at))
+    def limits(self, rule_id: str, at: int, model: type[T]) -> T:
+        """The thresholds of `rule_id` in the profile in force at `at`, as its module's model."""
+        return self.engine.catalogue.rule(rule_id).limits(self.profile(at), model)
 
     def schedule(self, due: int, rule_id: str, subject: str) -> None:
         """Check `subject` for `rule_id` when the watermark reaches `due` (once per rule and subject)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.compliance.catalogue import Catalogue, load
-from streams.compliance.rulebook import FAMILIES
+from streams.compliance.rules import FAMILIES
 
 DOCS = Path(__file__).parents[2] / "docs" / "rules"
 SEVERITY = {"critical": "严重 critical", "major": "较重 major", "minor": "一般 minor"}

@@ -1,65 +1,30 @@
-"""Which rules run over which keys: sites (the events' own key) and vehicles (re-keyed)."""
+"""Which rules run over which keys: sites (the events' own key) and vehicles (re-keyed), built from
+the families the rule modules declare (`streams.compliance.rules.FAMILIES`)."""
 
 from __future__ import annotations
 
 from schemas.alerts import AnyAlert
-from schemas.desk import DESK_EVENTS
 from schemas.envelope import Event
-from schemas.events import EVENT_CLASSES
-from schemas.health import StaffVaccinated
 from schemas.policy import PolicyLevelChanged
-from schemas.registry import RoutePlanned, SiteRegistered, StaffEnrolled, StaffLeft, VehicleRegistered
-from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleDisinfected, VehicleStopped
+from schemas.registry import RoutePlanned, SiteRegistered
+from streams.compliance.activity import VEHICLE_EVENTS
 from streams.compliance.catalogue import Catalogue
 from streams.compliance.engine import TRACKED_ALERT_MS, Engine, Position, RuleLogic, State, ms
-from streams.compliance.rules import disinfection, ledger, site, staff, vehicles
-from streams.compliance.rules.disinfection import Disinfection
-from streams.compliance.rules.ledger import LedgerLate
-from streams.compliance.rules.site import ActiveDays, Sites
-from streams.compliance.rules.staff import Staff
-from streams.compliance.rules.vehicles import Vehicles
+from streams.compliance.rules import FAMILIES
 
-# Each rule module declares its family's ids; together they are the catalogue's rules (a test holds
-# them to it), and the rules' pages in docs/rules/ are generated from them.
-FAMILIES = {
-    "disinfection": disinfection.FAMILY,
-    "site": site.FAMILY,
-    "staff": staff.FAMILY,
-    "vehicles": vehicles.FAMILY,
-    "ledger": ledger.FAMILY,
-}
 
-# Records about the registry (and vaccinations, reported in bulk with enrolment) are not the site
-# operating that day: they neither arm the daily premises check nor count as back-filled ledgers.
-REGISTRY_EVENTS = (
-    SiteRegistered,
-    StaffEnrolled,
-    StaffLeft,
-    StaffVaccinated,
-    VehicleRegistered,
-    RoutePlanned,
-    PolicyLevelChanged,
-)
-# A regulator's action at the alert desk is not the site's record either.
-SITE_ACTIVITY: tuple[type[Event], ...] = tuple(
-    cls for cls in EVENT_CLASSES if cls not in REGISTRY_EVENTS and cls not in DESK_EVENTS
-)
-VEHICLE_EVENTS: tuple[type[Event], ...] = (
-    RoutePlanned,
-    VehicleDeparted,
-    VehicleArrived,
-    VehicleStopped,
-    VehicleDisinfected,
-)
+def logics(key: str) -> list[RuleLogic]:
+    """The logic of every family over `key`, in the order of `FAMILIES` (the site family first:
+    it records who the site is before the other families read it)."""
+    return [make() for family in FAMILIES.values() if family.key == key for make in family.logics]
 
 
 def site_engine(catalogue: Catalogue, states: dict[str, State] | None = None) -> Engine:
-    logics: list[RuleLogic] = [Sites(), Disinfection(), Staff(), ActiveDays(SITE_ACTIVITY), LedgerLate(SITE_ACTIVITY)]
-    return Engine(catalogue, logics, states or {})
+    return Engine(catalogue, logics("site"), states or {})
 
 
 def vehicle_engine(catalogue: Catalogue, states: dict[str, State] | None = None) -> Engine:
-    return Engine(catalogue, [Vehicles()], states or {})
+    return Engine(catalogue, logics("vehicle"), states or {})
 
 
 def vehicle_of(event: Event) -> str | None:

@@ -394,6 +394,7 @@ def alert_latency(directory: Path, broker: KafkaBroker, batches: int = 20) -> di
     latency = alert row visible - the moment a tick could first move the watermark past the deadline."""
     from services.registry import Registry
     from streams.compliance.catalogue import load
+    from streams.compliance.rules.disinfection import Deadline
 
     defaults = Settings()  # measured with the default tick and flush windows
     settings = settings_for(directory, broker, "alerts").model_copy(
@@ -405,7 +406,7 @@ def alert_latency(directory: Path, broker: KafkaBroker, batches: int = 20) -> di
         token = registry.create_enterprise("bench", "基准")
         registry.close()
         catalogue = load()
-        wait = catalogue.rule("DIS-IMPORT").limits("normal").deadline + catalogue.allowed_lateness
+        wait = catalogue.rule("DIS-IMPORT").limits("normal", Deadline).deadline + catalogue.allowed_lateness
         now = datetime.now(SHANGHAI)
         site = city_events(1, 1)[1][0] | {"enterprise_id": "bench"}
         site["payload"]["division_code"] = "330106"

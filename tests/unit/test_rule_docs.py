@@ -7,7 +7,7 @@ from collections import Counter
 
 from streams.compliance.catalogue import load
 from streams.compliance.rule_docs import DOCS, pages
-from streams.compliance.rulebook import FAMILIES
+from streams.compliance.rules import FAMILIES
 
 
 def test_every_catalogue_rule_is_declared_by_exactly_one_family():

@@ -277,8 +277,9 @@ def test_the_deadline_alert_names_the_batch_its_receipt_and_what_was_found():
 
 def load_rest() -> timedelta:
     from streams.compliance.catalogue import load
+    from streams.compliance.rules.disinfection import Rest
 
-    return timedelta(milliseconds=ms_of(load().rule("REST-IMPORT").limits("normal").rest))
+    return timedelta(milliseconds=ms_of(load().rule("REST-IMPORT").limits("normal", Rest).rest))
 
 
 def test_a_batch_with_an_open_alert_is_kept_past_retention_and_settled_by_a_record_weeks_later():

@@ -31,6 +31,7 @@ from typing import Any
 from schemas.envelope import Event
 from schemas.parcels import ParcelsDisinfected, ParcelsDispatched, ParcelsReceived
 from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, RuleFamily
+from streams.compliance.thresholds import Duration, NoThresholds, Thresholds
 
 RETENTION_MS = int(timedelta(days=8) / timedelta(milliseconds=1))
 RELEASE = "_release-batch"
@@ -46,7 +47,12 @@ class DisinfectionRule(StrEnum):
     REST_IMPORT = "REST-IMPORT"
 
 
-FAMILY = RuleFamily("物防：邮件快件批次消毒", "Parcels: batch disinfection", tuple(DisinfectionRule))
+class Deadline(Thresholds):
+    deadline: Duration
+
+
+class Rest(Thresholds):
+    rest: Duration
 
 
 class Disinfection:
@@ -92,7 +98,7 @@ class Disinfection:
         batch["evidence"].append(str(event.event_id))
         rule_id = _deadline_rule(event)
         if rule_id is not None and not batch.get("restored"):
-            batch["deadline"] = batch["received"] + ms_of(ctx.limits(rule_id, batch["received"]).deadline)
+            batch["deadline"] = batch["received"] + ms_of(ctx.limits(rule_id, batch["received"], Deadline).deadline)
             batch["rule"] = rule_id
             if _checked(ctx, payload.batch_id, batch):
                 self._settle(ctx, payload.batch_id, batch, [str(event.event_id)])  # a part received late
@@ -140,7 +146,7 @@ class Disinfection:
 
     def _check_rest(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
         """REST-IMPORT, at the dispatch: an imported batch leaving before its rest period ended."""
-        rest = ms_of(ctx.limits(DisinfectionRule.REST_IMPORT, batch["received"]).rest)
+        rest = ms_of(ctx.limits(DisinfectionRule.REST_IMPORT, batch["received"], Rest).rest)
         if batch["dispatched"] < batch["received"] + rest:
             details = {**_details(batch), "rest_hours": rest / 3_600_000}
             ctx.raise_alert(
@@ -270,3 +276,15 @@ def _checked(ctx: Context, batch_id: str, batch: dict[str, Any]) -> bool:
 @cache  # the catalogue's few durations, asked for about once an event (1.7 % of the worker in a burst)
 def ms_of(duration: timedelta) -> int:
     return int(duration / timedelta(milliseconds=1))
+
+
+THRESHOLDS: dict[str, type[Thresholds]] = {
+    DisinfectionRule.IMPORT: Deadline,
+    DisinfectionRule.DOMESTIC: Deadline,
+    DisinfectionRule.COVERAGE: NoThresholds,
+    DisinfectionRule.BEFORE_DISPATCH: NoThresholds,
+    DisinfectionRule.REST_IMPORT: Rest,
+}
+FAMILY = RuleFamily(
+    "物防：邮件快件批次消毒", "Parcels: batch disinfection", DisinfectionRule, THRESHOLDS, (Disinfection,)
+)

@@ -14,8 +14,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 from schemas.envelope import Event
+from streams.compliance.activity import SITE_ACTIVITY
 from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, RuleFamily, day_label, day_start, local_day, ms
 from streams.compliance.rules.disinfection import ms_of
+from streams.compliance.thresholds import Duration, Thresholds
 
 
 class LedgerRule(StrEnum):
@@ -24,18 +26,20 @@ class LedgerRule(StrEnum):
     LATE = "LEDGER-LATE"
 
 
-FAMILY = RuleFamily("台账：补录", "Ledgers: records posted late", tuple(LedgerRule))
+class MaxDelay(Thresholds):
+    max_delay: Duration
 
 
 class LedgerLate:
-    def __init__(self, event_types: tuple[type[Event], ...]) -> None:
-        self.events = event_types
+    """LEDGER-LATE: a record of the site's own activity received too long after what it records."""
+
+    events: tuple[type[Event], ...] = SITE_ACTIVITY
 
     def observe(self, ctx: Context, event: Event) -> None:
         if event.received_at is None:
             return
         occurred, received = ctx.now, ms(event.received_at)
-        allowed = ms_of(ctx.limits("LEDGER-LATE", occurred).max_delay)
+        allowed = ms_of(ctx.limits(LedgerRule.LATE, occurred, MaxDelay).max_delay)
         if received - occurred <= allowed:
             return
         day = local_day(occurred)
@@ -46,7 +50,7 @@ class LedgerLate:
         _forget_old_days(raised, ctx.watermark)
         # When the day's last record was due at the latest, by the profile in force as the day
         # began: the same whichever of its records came first.
-        deadline = day_start(day + 1) + ms_of(ctx.limits("LEDGER-LATE", day_start(day)).max_delay)
+        deadline = day_start(day + 1) + ms_of(ctx.limits(LedgerRule.LATE, day_start(day), MaxDelay).max_delay)
         ctx.raise_alert(
             "LEDGER-LATE",
             "site",
@@ -76,3 +80,9 @@ def _forget_old_days(raised: dict[str, int], watermark: int) -> None:
     if len(raised) > 64:
         for day in [day for day, at in raised.items() if at < watermark - TRACKED_ALERT_MS - DAY_MS]:
             del raised[day]
+
+
+THRESHOLDS: dict[str, type[Thresholds]] = {
+    LedgerRule.LATE: MaxDelay,
+}
+FAMILY = RuleFamily("台账：补录", "Ledgers: records posted late", LedgerRule, THRESHOLDS, (LedgerLate,))

@@ -16,9 +16,12 @@ from bisect import bisect_left
 from collections.abc import Callable
 from enum import StrEnum
 
+from pydantic import Field
+
 from schemas.envelope import Event
 from schemas.parcels import EnvironmentSampled, PremisesDisinfected, SiteInspected
 from schemas.registry import SiteRegistered
+from streams.compliance.activity import SITE_ACTIVITY
 from streams.compliance.engine import (
     SHANGHAI_OFFSET_MS,
     TRACKED_ALERT_MS,
@@ -31,6 +34,7 @@ from streams.compliance.engine import (
 )
 from streams.compliance.rules.disinfection import ms_of
 from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
+from streams.compliance.thresholds import Duration, Thresholds
 
 KEEP_DAYS = 62  # the horizon of late records: a day posted this late is still judged on its own records
 
@@ -43,9 +47,16 @@ class SiteRule(StrEnum):
     INSPECT_MONTHLY = "INSPECT-MONTHLY"
 
 
-FAMILY = RuleFamily(
-    "场所：网点消杀、环境采样与检查", "Premises: disinfection, environment samples, inspections", tuple(SiteRule)
-)
+class PerDay(Thresholds):
+    per_day: int = Field(ge=1)
+
+
+class Interval(Thresholds):
+    interval: Duration
+
+
+class PerMonth(Thresholds):
+    per_month: int = Field(ge=1)
 
 
 class Sites:
@@ -95,7 +106,7 @@ class Sites:
         days[str(day)] = days.get(str(day), 0) + 1
         for old in [d for d in days if int(d) < day - KEEP_DAYS]:
             del days[old]
-        if days[str(day)] >= ctx.limits("SITE-DISINFECT", at).per_day:
+        if days[str(day)] >= ctx.limits(SiteRule.DISINFECT, at, PerDay).per_day:
             ctx.resolve_alert("SITE-DISINFECT", str(day), [str(event.event_id)], action_at=at)
 
     def _check_day(self, ctx: Context, subject: str) -> None:
@@ -105,7 +116,7 @@ class Sites:
         judged[str(day)] = 1
         for old in [d for d in judged if int(d) < day - KEEP_DAYS]:
             del judged[old]
-        required = ctx.limits("SITE-DISINFECT", day_start(day)).per_day
+        required = ctx.limits(SiteRule.DISINFECT, day_start(day), PerDay).per_day
         done = ctx.data("SITE-DISINFECT").get("days", {}).get(str(day), 0)
         if done < required:
             ctx.raise_alert(
@@ -156,12 +167,12 @@ class Sites:
         months = ctx.data("INSPECT-MONTHLY").setdefault("months", {})
         month = _month(at)
         months[month] = months.get(month, 0) + 1
-        if months[month] >= ctx.limits("INSPECT-MONTHLY", at).per_month:
+        if months[month] >= ctx.limits(SiteRule.INSPECT_MONTHLY, at, PerMonth).per_month:
             ctx.resolve_alert("INSPECT-MONTHLY", month, [str(event.event_id)], action_at=at)
 
     def _check_month(self, ctx: Context, month: str) -> None:
         months = ctx.data("INSPECT-MONTHLY").setdefault("months", {})
-        required = ctx.limits("INSPECT-MONTHLY", ctx.now).per_month
+        required = ctx.limits(SiteRule.INSPECT_MONTHLY, ctx.now, PerMonth).per_month
         done = months.get(month, 0)
         if done < required:
             details = {"month": month, "inspections": done, "required": required}
@@ -183,8 +194,7 @@ CHECKS: dict[str, Callable[[Sites, Context, str], None]] = {
 class ActiveDays:
     """Arms SITE-DISINFECT for every local day on which the site recorded anything."""
 
-    def __init__(self, event_types: tuple[type[Event], ...]) -> None:
-        self.events = event_types
+    events: tuple[type[Event], ...] = SITE_ACTIVITY
 
     def observe(self, ctx: Context, event: Event) -> None:
         day = local_day(ctx.now)
@@ -210,10 +220,10 @@ def _sample_starts(ctx: Context) -> list[int]:
 def _sample_due(ctx: Context, start: int) -> int:
     """When the next sample is due: the interval in force at `start`, or a shorter one that comes
     into force (a response level) before that."""
-    due = start + ms_of(ctx.limits("SITE-ENV-SAMPLE", start).interval)
+    due = start + ms_of(ctx.limits(SiteRule.ENV_SAMPLE, start, Interval).interval)
     for change in ctx.engine.policy.changes(ctx.site.get("division_code", "")):
         if start < change < due:
-            due = min(due, start + ms_of(ctx.limits("SITE-ENV-SAMPLE", change).interval))
+            due = min(due, start + ms_of(ctx.limits(SiteRule.ENV_SAMPLE, change, Interval).interval))
     return due
 
 
@@ -230,3 +240,17 @@ def _month_end(month: str) -> int:
     year, number = (int(part) for part in month.split("-"))
     year, number = (year + 1, 1) if number == 12 else (year, number + 1)
     return calendar.timegm((year, number, 1, 0, 0, 0)) * 1000 - SHANGHAI_OFFSET_MS
+
+
+THRESHOLDS: dict[str, type[Thresholds]] = {
+    SiteRule.DISINFECT: PerDay,
+    SiteRule.ENV_SAMPLE: Interval,
+    SiteRule.INSPECT_MONTHLY: PerMonth,
+}
+FAMILY = RuleFamily(
+    "场所：网点消杀、环境采样与检查",
+    "Premises: disinfection, environment samples, inspections",
+    SiteRule,
+    THRESHOLDS,
+    (Sites, ActiveDays),
+)

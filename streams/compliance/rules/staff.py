@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from schemas.envelope import Event
 from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested
@@ -22,6 +24,7 @@ from schemas.registry import StaffEnrolled, StaffLeft
 from schemas.vehicles import VehicleArrived, VehicleDeparted
 from streams.compliance.engine import DAY_MS, Context, RuleFamily, day_label, day_start, local_day, ms, to_datetime
 from streams.compliance.rules.disinfection import ms_of
+from streams.compliance.thresholds import ClockTime, Duration, NoThresholds, Thresholds
 
 CONTACT_KEEP_MS = 14 * DAY_MS
 
@@ -37,7 +40,27 @@ class StaffRule(StrEnum):
     DRIVER_TEST = "VEH-DRIVER-TEST"
 
 
-FAMILY = RuleFamily("人防：从业人员健康监测与核酸检测", "People: health checks and tests", tuple(StaffRule))
+class Cutoff(Thresholds):
+    cutoff: ClockTime
+
+
+class Fever(Thresholds):
+    fever_at: float = Field(ge=35.0, le=42.0)
+
+
+class RoleIntervals(Thresholds):
+    intervals: dict[
+        Literal["international_exposed", "international_handler", "courier", "sorter", "driver", "other_logistics"],
+        Duration,
+    ]
+
+
+class ContactWindow(Thresholds):
+    contact_window: Duration
+
+
+class TestWithin(Thresholds):
+    test_within: Duration
 
 
 class Staff:
@@ -109,7 +132,7 @@ class Staff:
         payload = event.payload
         person = self._person(ctx, payload.staff_id)
         day = str(local_day(at))
-        fever_at = ctx.limits("STAFF-FEVER", at).fever_at
+        fever_at = ctx.limits(StaffRule.FEVER, at, Fever).fever_at
         failed = payload.temperature >= fever_at or bool(payload.symptoms) or payload.health_code != "green"
         if failed:
             person["failed"][day] = min(person["failed"].get(day, at), at)
@@ -144,7 +167,7 @@ class Staff:
         kept = {moment: event_id for moment, event_id in events.items() if int(moment) in person["shifts"]}
         person["shift_events"] = kept | {str(at): str(event.event_id)}
         day = local_day(at)
-        cutoff = ctx.limits("STAFF-CHECK", at).cutoff
+        cutoff = ctx.limits(StaffRule.CHECK, at, Cutoff).cutoff
         cutoff_at = day_start(day) + (cutoff.hour * 3600 + cutoff.minute * 60) * 1000
         ctx.schedule(max(cutoff_at, at), "STAFF-CHECK", f"{staff_id}|{day}")
         ctx.schedule(at, "STAFF-WORKED-SICK", f"{staff_id}|{at}")
@@ -200,7 +223,7 @@ class Staff:
         person["negatives"] = [s for s in person.get("negatives", []) if s > sampled - CONTACT_KEEP_MS] + [sampled]
         for subject in ctx.open_subjects("VEH-DRIVER-TEST"):
             driver, departed, _ = subject.split("|")
-            within = ms_of(ctx.limits("VEH-DRIVER-TEST", int(departed)).test_within)
+            within = ms_of(ctx.limits(StaffRule.DRIVER_TEST, int(departed), TestWithin).test_within)
             if driver == payload.staff_id and int(departed) - within <= sampled <= int(departed):
                 ctx.resolve_alert("VEH-DRIVER-TEST", subject, [str(event.event_id)], action_at=sampled)
         if newer:
@@ -216,7 +239,7 @@ class Staff:
         ctx.schedule(base + self._interval(ctx, person, max(base, ctx.now)), "STAFF-TEST-DUE", staff_id)
 
     def _interval(self, ctx: Context, person: dict[str, Any], at: int) -> int:
-        return ms_of(ctx.limits("STAFF-TEST-DUE", at).intervals[person["role"]])
+        return ms_of(ctx.limits(StaffRule.TEST_DUE, at, RoleIntervals).intervals[person["role"]])
 
     def _test_due(self, ctx: Context, staff_id: str, at: int | None = None) -> None:
         person = self._person(ctx, staff_id)
@@ -241,7 +264,7 @@ class Staff:
         staff_id, sampled = subject.split("|")
         person = self._person(ctx, staff_id)
         event_id = person.get("positives", {}).pop(sampled, "")
-        window = ms_of(ctx.limits("STAFF-POSITIVE", int(sampled)).contact_window)
+        window = ms_of(ctx.limits(StaffRule.POSITIVE, int(sampled), ContactWindow).contact_window)
         since = int(sampled) - window
         people = ctx.data("staff")
         on_duty = sorted(
@@ -281,7 +304,7 @@ class Staff:
             return  # a stop on the loop: the driver's tests are known at the site that employs them
         person = ctx.data("staff")[driver]
         last = person.get("last_negative")
-        within = ms_of(ctx.limits("VEH-DRIVER-TEST", int(at)).test_within)
+        within = ms_of(ctx.limits(StaffRule.DRIVER_TEST, int(at), TestWithin).test_within)
         # A test sampled within the window before the departure, whenever it was recorded (state saved
         # before the list was kept: the latest negative only).
         sampled = person.get("negatives", [last] if last is not None else [])
@@ -315,3 +338,16 @@ def _prune_days(person: dict[str, Any], today: int) -> None:
 
 def _iso(millis: int | None) -> str | None:
     return None if millis is None else to_datetime(millis).isoformat()
+
+
+THRESHOLDS: dict[str, type[Thresholds]] = {
+    StaffRule.CHECK: Cutoff,
+    StaffRule.FEVER: Fever,
+    StaffRule.WORKED_SICK: NoThresholds,
+    StaffRule.TEST_DUE: RoleIntervals,
+    StaffRule.POSITIVE: ContactWindow,
+    StaffRule.DRIVER_TEST: TestWithin,
+}
+FAMILY = RuleFamily(
+    "人防：从业人员健康监测与核酸检测", "People: health checks and tests", StaffRule, THRESHOLDS, (Staff,)
+)

@@ -29,6 +29,7 @@ from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleStopped
 from streams.compliance.engine import TRACKED_ALERT_MS, Context, RuleFamily, ms
 from streams.compliance.rules.disinfection import ms_of
 from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
+from streams.compliance.thresholds import Duration, NoThresholds, Thresholds
 
 DEPARTED, ARRIVED = "D", "A"
 JUDGED_RULES = ("VEH-OVERDUE", "VEH-OFF-ROUTE", "VEH-SEAL", "VEH-DWELL")
@@ -55,7 +56,12 @@ class VehicleRule(StrEnum):
     DWELL = "VEH-DWELL"
 
 
-FAMILY = RuleFamily("车防：闭环运输车辆", "Vehicles: closed loops", tuple(VehicleRule))
+class Grace(Thresholds):
+    grace: Duration
+
+
+class MaxDwell(Thresholds):
+    max_dwell: Duration
 
 
 class Vehicles:
@@ -182,7 +188,11 @@ def _arm(ctx: Context, moves: list[Move], index: int) -> None:
         return
     ctx.schedule(move.at, "VEH-OFF-ROUTE", f"arrival|{move.site}|{move.at}")
     ctx.schedule(move.at, "VEH-SEAL", f"seal|{move.site}|{move.at}")
-    ctx.schedule(move.at + ms_of(ctx.limits("VEH-DWELL", move.at).max_dwell), "VEH-DWELL", f"{move.site}|{move.at}")
+    ctx.schedule(
+        move.at + ms_of(ctx.limits(VehicleRule.DWELL, move.at, MaxDwell).max_dwell),
+        "VEH-DWELL",
+        f"{move.site}|{move.at}",
+    )
 
 
 def _find(moves: list[Move], rule_id: str, subject: str) -> int | None:
@@ -226,7 +236,7 @@ def _route_id(moves: list[Move], index: int) -> str | None:
 
 
 def _overdue_at(ctx: Context, departure: Move, route: dict[str, Any]) -> int:
-    return max(int(route["end"]) + ms_of(ctx.limits("VEH-OVERDUE", departure.at).grace), departure.at)
+    return max(int(route["end"]) + ms_of(ctx.limits(VehicleRule.OVERDUE, departure.at, Grace).grace), departure.at)
 
 
 def _overdue(ctx: Context, moves: list[Move], index: int) -> Verdict | None:
@@ -271,7 +281,7 @@ def _seal(ctx: Context, moves: list[Move], index: int) -> Verdict | None:
 
 def _dwell(ctx: Context, moves: list[Move], index: int) -> Verdict | None:
     arrival = moves[index]
-    due = arrival.at + ms_of(ctx.limits("VEH-DWELL", arrival.at).max_dwell)
+    due = arrival.at + ms_of(ctx.limits(VehicleRule.DWELL, arrival.at, MaxDwell).max_dwell)
     route = _route(ctx, _route_id(moves, index), arrival.at)
     if route is not None and arrival.site == route["stops"][0]:
         return Verdict(due, False)  # home base: the vehicle parks there between loops
@@ -287,3 +297,12 @@ def _dwell(ctx: Context, moves: list[Move], index: int) -> Verdict | None:
 
 
 JUDGES = {"VEH-OVERDUE": _overdue, "VEH-OFF-ROUTE": _off_route, "VEH-SEAL": _seal, "VEH-DWELL": _dwell}
+
+
+THRESHOLDS: dict[str, type[Thresholds]] = {
+    VehicleRule.OFF_ROUTE: NoThresholds,
+    VehicleRule.OVERDUE: Grace,
+    VehicleRule.SEAL: NoThresholds,
+    VehicleRule.DWELL: MaxDwell,
+}
+FAMILY = RuleFamily("车防：闭环运输车辆", "Vehicles: closed loops", VehicleRule, THRESHOLDS, (Vehicles,), key="vehicle")
