@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypedDict, TypeVar, cast
 
 import msgspec
 
@@ -83,6 +83,37 @@ class RuleFamily:
     @property
     def rules(self) -> tuple[str, ...]:
         return tuple(self.ids)
+
+
+class OpenAlert(TypedDict):
+    """An alert raised and not yet resolved, as a key's state tracks it (`state["open"][name]`)."""
+
+    alert_id: str
+    deadline: int
+    kind: SubjectKind
+    raised_at: int  # on the partition's clock: tracked `TRACKED_ALERT_MS` from then
+
+
+class KeyState(TypedDict, total=False):
+    """One key's state (a site, or a vehicle), saved as JSON in the rule-state table."""
+
+    key: str
+    applied: list[int]  # the last log position folded: [offset, index in its record]
+    rules: dict[str, Any]  # each family's data by name (`Context.data`), typed in its module
+    timers: dict[str, int]  # "<rule>|<subject>" -> due (ms)
+    open: dict[str, OpenAlert]  # "<rule>|<subject>" -> the alert raised and not resolved
+    site: SiteInfo  # who the site is (for a vehicle: the site it is judged as at)
+    registered: list[int]  # where site.registered was folded (`rulebook.evaluate_site_event`)
+    rekeyed: dict[str, int]  # origins of re-keyed copies folded -> event time (ms)
+
+
+class SiteInfo(TypedDict, total=False):
+    """Who a site is, as the site family records it from site.registered (`ctx.site`)."""
+
+    site_id: str
+    enterprise_id: str
+    division_code: str
+    international: bool  # handles international mail: samples and monthly inspections owed
 
 
 class RuleLogic(Protocol):
@@ -345,7 +376,7 @@ class Context:
     ) -> None:
         self.engine = engine
         self.key = key
-        self.state = state
+        self.state = cast(KeyState, state)
         self.alerts = alerts
         self.event = event
         self.now = now  # the event's time in ms, or a due check's
@@ -364,8 +395,8 @@ class Context:
         return data
 
     @property
-    def site(self) -> State:
-        site: State = self.state.get("site", {})
+    def site(self) -> SiteInfo:
+        site: SiteInfo = self.state.get("site", {})
         return site
 
     def profile(self, at: int) -> Profile:
@@ -449,12 +480,12 @@ class Context:
             details=details or {},
         )
         if track:
-            self.state["open"][name] = {
-                "alert_id": alert_id,
-                "deadline": deadline,
-                "kind": subject_kind,
-                "raised_at": max(self.engine.watermark, deadline),
-            }
+            self.state["open"][name] = OpenAlert(
+                alert_id=alert_id,
+                deadline=deadline,
+                kind=subject_kind,
+                raised_at=max(self.engine.watermark, deadline),
+            )
         self.alerts.append(alert)
 
     def forget(self, subject: str) -> None:
@@ -468,7 +499,7 @@ class Context:
         subject: str,
         evidence: Iterable[str],
         action_at: int | None = None,
-        again: State | None = None,
+        again: OpenAlert | None = None,
     ) -> bool:
         """Close an open alert; whether there was one to close. It is late when the resolving record
         arrived after the alert was raised; `action_at` after the deadline makes the reason

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 
 from schemas.envelope import Event
 from schemas.parcels import ParcelsDisinfected, ParcelsDispatched, ParcelsReceived
@@ -67,7 +67,7 @@ class Disinfection:
             self._dispatched(ctx, event)
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
-        batch = ctx.data("batches").get(subject)
+        batch = _batches(ctx).get(subject)
         check = CHECKS.get(rule_id)
         if batch is not None and check is not None:
             check(self, ctx, subject, batch)
@@ -75,9 +75,9 @@ class Disinfection:
     def policy_changed(self, ctx: Context) -> None:
         return None  # deadlines are fixed by the profile in force when the fact happened
 
-    def _batch(self, ctx: Context, batch_id: str) -> dict[str, Any]:
-        batches = ctx.data("batches")
-        if batch_id not in batches and (released := ctx.data("released").pop(batch_id, None)) is not None:
+    def _batch(self, ctx: Context, batch_id: str) -> Batch:
+        batches = _batches(ctx)
+        if batch_id not in batches and (released := _released(ctx).pop(batch_id, None)) is not None:
             received, first, imported, _ = released  # a record of a settled batch, posted long after the rest
             batches[batch_id] = {
                 **_blank(), "received": received, "first_disinfected": first, "restored": True,
@@ -85,27 +85,28 @@ class Disinfection:
             }  # fmt: skip
         if batch_id not in batches:
             batches[batch_id] = _blank()
-        batch: dict[str, Any] = batches[batch_id]
+        batch: Batch = batches[batch_id]
         return batch
 
     def _received(self, ctx: Context, event: ParcelsReceived) -> None:
         payload = event.payload
         batch = self._batch(ctx, payload.batch_id)
         at = ctx.now
-        batch["received"] = at if batch["received"] is None else min(batch["received"], at)
+        received = batch["received"]
+        batch["received"] = received = at if received is None else min(received, at)
         batch["origin"] = payload.origin
         batch["received_items"] += payload.item_count
         batch["evidence"].append(str(event.event_id))
         rule_id = _deadline_rule(event)
         if rule_id is not None and not batch.get("restored"):
-            batch["deadline"] = batch["received"] + ms_of(ctx.limits(rule_id, batch["received"], Deadline).deadline)
+            batch["deadline"] = deadline = received + ms_of(ctx.limits(rule_id, received, Deadline).deadline)
             batch["rule"] = rule_id
             if _checked(ctx, payload.batch_id, batch):
                 self._settle(ctx, payload.batch_id, batch, [str(event.event_id)])  # a part received late
             else:
-                ctx.schedule(batch["deadline"], rule_id, payload.batch_id)
-        if payload.origin == "imported" and batch["dispatched"] is not None:
-            ctx.schedule(batch["dispatched"], "REST-IMPORT", payload.batch_id)  # the receipt came after the dispatch
+                ctx.schedule(deadline, rule_id, payload.batch_id)
+        if payload.origin == "imported" and (dispatched := batch["dispatched"]) is not None:
+            ctx.schedule(dispatched, "REST-IMPORT", payload.batch_id)  # the receipt came after the dispatch
         self._touched(ctx, payload.batch_id, batch)
 
     def _disinfected(self, ctx: Context, event: ParcelsDisinfected) -> None:
@@ -128,42 +129,46 @@ class Disinfection:
         batch_id = event.payload.batch_id
         batch = self._batch(ctx, batch_id)
         at = ctx.now
-        batch["dispatched"] = at if batch["dispatched"] is None else min(batch["dispatched"], at)
+        dispatched = batch["dispatched"]
+        batch["dispatched"] = dispatched = at if dispatched is None else min(dispatched, at)
         batch["evidence"].append(str(event.event_id))
         if event.payload.override_reason is not None:  # dispatched past the workbench's gate, with a reason
             batch["override_reason"] = event.payload.override_reason
-        ctx.schedule(batch["dispatched"], "DIS-BEFORE-DISPATCH", batch_id)
+        ctx.schedule(dispatched, "DIS-BEFORE-DISPATCH", batch_id)
         if batch["origin"] == "imported" and batch["received"] is not None:
-            ctx.schedule(batch["dispatched"], "REST-IMPORT", batch_id)
+            ctx.schedule(dispatched, "REST-IMPORT", batch_id)
         self._touched(ctx, batch_id, batch)
 
-    def _check_dispatch(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
-        """DIS-BEFORE-DISPATCH, at the dispatch: no disinfection on record by then."""
-        first = batch["first_disinfected"]
-        if first is None or first > batch["dispatched"]:
+    def _check_dispatch(self, ctx: Context, batch_id: str, batch: Batch) -> None:
+        """DIS-BEFORE-DISPATCH, at the dispatch (scheduled by it): no disinfection on record by then."""
+        first, dispatched = batch["first_disinfected"], batch["dispatched"]
+        if dispatched is not None and (first is None or first > dispatched):
             rule_id = DisinfectionRule.BEFORE_DISPATCH
-            ctx.raise_alert(rule_id, "batch", batch_id, batch["dispatched"], batch["evidence"], _details(batch))
+            ctx.raise_alert(rule_id, "batch", batch_id, dispatched, batch["evidence"], _details(batch))
 
-    def _check_rest(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
-        """REST-IMPORT, at the dispatch: an imported batch leaving before its rest period ended."""
-        rest = ms_of(ctx.limits(DisinfectionRule.REST_IMPORT, batch["received"], Rest).rest)
-        if batch["dispatched"] < batch["received"] + rest:
+    def _check_rest(self, ctx: Context, batch_id: str, batch: Batch) -> None:
+        """REST-IMPORT, at the dispatch (scheduled once both it and the receipt are on record): an
+        imported batch leaving before its rest period ended."""
+        received, dispatched = batch["received"], batch["dispatched"]
+        if received is None or dispatched is None:
+            return
+        rest = ms_of(ctx.limits(DisinfectionRule.REST_IMPORT, received, Rest).rest)
+        if dispatched < received + rest:
             details = {**_details(batch), "rest_hours": rest / 3_600_000}
             ctx.raise_alert(
-                DisinfectionRule.REST_IMPORT, "batch", batch_id, batch["dispatched"], batch["evidence"], details,
+                DisinfectionRule.REST_IMPORT, "batch", batch_id, dispatched, batch["evidence"], details,
                 track=False,
             )  # fmt: skip
 
-    def _check_deadline(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
+    def _check_deadline(self, ctx: Context, batch_id: str, batch: Batch) -> None:
         batch["checked"] = True
         self._settle(ctx, batch_id, batch, batch["evidence"])
 
-    def _settle(self, ctx: Context, batch_id: str, batch: dict[str, Any], evidence: list[str]) -> None:
+    def _settle(self, ctx: Context, batch_id: str, batch: Batch, evidence: list[str]) -> None:
         """Bring the batch's alerts in line with its facts as they stand (its deadline has passed)."""
-        rule_id = batch.get("rule")
-        if rule_id is None:
+        rule_id, deadline, first = batch.get("rule"), batch["deadline"], batch["first_disinfected"]
+        if rule_id is None or deadline is None:
             return  # no deadline: a batch from within the city, or one released and restored
-        deadline, first = batch["deadline"], batch["first_disinfected"]
         if first is None or first > deadline:
             self._raise_once(ctx, rule_id, batch_id, batch, deadline)
             if first is not None:  # disinfected late, and on record: the alert is settled as late
@@ -176,27 +181,27 @@ class Disinfection:
             if covered is not None:
                 ctx.resolve_alert("DIS-COVERAGE", batch_id, evidence, action_at=covered)
 
-    def _raise_once(self, ctx: Context, rule_id: str, batch_id: str, batch: dict[str, Any], deadline: int) -> None:
+    def _raise_once(self, ctx: Context, rule_id: str, batch_id: str, batch: Batch, deadline: int) -> None:
         raised = batch.setdefault("raised", [])
         if rule_id not in raised:
             raised.append(rule_id)
             ctx.raise_alert(rule_id, "batch", batch_id, deadline, batch["evidence"], _details(batch, deadline))
 
-    def _touched(self, ctx: Context, batch_id: str, batch: dict[str, Any]) -> None:
+    def _touched(self, ctx: Context, batch_id: str, batch: Batch) -> None:
         """Keep the batch `RETENTION_MS` past its latest record on the partition's clock (a release
         already due was set from a clock no later than this one, so this one is never earlier)."""
         batch["touched"] = since = max(ctx.now, ctx.watermark)
         ctx.schedule(since + RETENTION_MS, RELEASE, batch_id)
 
     def _release(self, ctx: Context, batch_id: str) -> None:
-        batch = ctx.data("batches")[batch_id]
+        batch = _batches(ctx)[batch_id]
         unreceived = batch["received"] is None and ctx.now - batch.get("touched", 0) < TRACKED_ALERT_MS
         if ctx.pending_for(batch_id) or ctx.has_open(batch_id) or unreceived:
             ctx.schedule(ctx.now + RETENTION_MS, RELEASE, batch_id)
             return
-        del ctx.data("batches")[batch_id]  # no open alert is tracked for it (checked above)
+        del _batches(ctx)[batch_id]  # no open alert is tracked for it (checked above)
         # What a dispatch or a receipt posted later still needs to be judged with the rest of the batch.
-        released = ctx.data("released")
+        released = _released(ctx)
         released[batch_id] = [batch["received"], batch["first_disinfected"], batch["origin"] == "imported", ctx.now]
         day = ctx.now // DAY_MS
         if ctx.data("batches_pruned").get("day", 0) < day:
@@ -205,7 +210,7 @@ class Disinfection:
                 del released[old]
 
 
-CHECKS: dict[str, Callable[[Disinfection, Context, str, dict[str, Any]], None]] = {
+CHECKS: dict[str, Callable[[Disinfection, Context, str, Batch], None]] = {
     DisinfectionRule.IMPORT: Disinfection._check_deadline,
     DisinfectionRule.DOMESTIC: Disinfection._check_deadline,
     DisinfectionRule.BEFORE_DISPATCH: Disinfection._check_dispatch,
@@ -222,7 +227,41 @@ def _deadline_rule(event: ParcelsReceived) -> str | None:
     return None
 
 
-def _blank() -> dict[str, Any]:
+class Batch(TypedDict, total=False):
+    """A parcel batch as the family keeps it (`_batches(ctx)[batch_id]`); times in ms."""
+
+    received: int | None  # the earliest receipt
+    origin: str | None  # "imported" or "domestic"
+    received_items: int
+    disinfected_items: int
+    first_disinfected: int | None
+    dispatched: int | None  # the earliest dispatch
+    deadline: int | None  # to be disinfected by, when it has one (DIS-IMPORT, DIS-DOMESTIC)
+    rule: str  # the deadline's rule
+    evidence: list[str]  # event ids
+    disinfections: list[list[int]]  # [at, items] of each record, to count what was done by a moment
+    raised: list[str]  # rules raised for the batch: each once, however often it is settled
+    checked: bool  # its deadline check has run
+    restored: bool  # rebuilt from what a released batch left (`Released`)
+    touched: int  # its latest record, on the partition's clock
+    override_reason: str  # a dispatch past the workbench's gate, and why
+
+
+# What a released batch leaves behind: [received, first disinfected, imported, released at].
+Released = list[Any]
+
+
+def _batches(ctx: Context) -> dict[str, Batch]:
+    batches: dict[str, Batch] = ctx.data("batches")
+    return batches
+
+
+def _released(ctx: Context) -> dict[str, Released]:
+    released: dict[str, Released] = ctx.data("released")
+    return released
+
+
+def _blank() -> Batch:
     return {
         "received": None,
         "origin": None,
@@ -237,7 +276,7 @@ def _blank() -> dict[str, Any]:
     }
 
 
-def _details(batch: dict[str, Any], deadline: int | None = None) -> dict[str, Any]:
+def _details(batch: Batch, deadline: int | None = None) -> dict[str, Any]:
     details = {
         "origin": batch["origin"],
         "received_items": batch["received_items"],
@@ -248,14 +287,14 @@ def _details(batch: dict[str, Any], deadline: int | None = None) -> dict[str, An
     return details
 
 
-def _disinfected_by(batch: dict[str, Any], moment: int) -> int:
+def _disinfected_by(batch: Batch, moment: int) -> int:
     """Items disinfected by `moment` (event time); state saved before records were kept counts them all."""
     if "disinfections" not in batch:
         return int(batch["disinfected_items"])
     return sum(items for at, items in batch["disinfections"] if at <= moment)
 
 
-def _covered_at(batch: dict[str, Any]) -> int | None:
+def _covered_at(batch: Batch) -> int | None:
     """When the items disinfected reached those received, in event time; None: not yet."""
     done = 0
     for at, items in sorted(batch.get("disinfections", [])):
@@ -265,7 +304,7 @@ def _covered_at(batch: dict[str, Any]) -> int | None:
     return None
 
 
-def _checked(ctx: Context, batch_id: str, batch: dict[str, Any]) -> bool:
+def _checked(ctx: Context, batch_id: str, batch: Batch) -> bool:
     """Whether the batch's deadline check has run (in state saved before the flag was kept: its
     deadline has passed and no check is pending)."""
     if "raised" in batch or batch["deadline"] is None:

@@ -43,7 +43,7 @@ class LedgerLate:
         if received - occurred <= allowed:
             return
         day = local_day(occurred)
-        raised = ctx.data("ledger_late")
+        raised: dict[str, int] = ctx.data("ledger_late")  # local day -> when its first late record came
         if str(day) in raised:
             return
         raised[str(day)] = received

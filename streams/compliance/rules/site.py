@@ -15,6 +15,7 @@ import calendar
 from bisect import bisect_left
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any, TypedDict, cast
 
 from pydantic import Field
 
@@ -59,6 +60,39 @@ class PerMonth(Thresholds):
     per_month: int = Field(ge=1)
 
 
+class EnvSamples(TypedDict, total=False):
+    """SITE-ENV-SAMPLE's state: where the first interval starts, and the samples kept."""
+
+    since: int  # the registration (or, in an earlier layout, `last`: the latest sample)
+    last: int
+    samples: list[list[Any]]  # [at (ms), event id], in order, back to the horizon
+
+
+class DisinfectDays(TypedDict, total=False):
+    """SITE-DISINFECT's state, by local day number: premises disinfections counted, days judged."""
+
+    days: dict[str, int]
+    judged: dict[str, int]
+
+
+class Inspections(TypedDict, total=False):
+    """INSPECT-MONTHLY's state: inspections counted by month ("YYYY-MM")."""
+
+    months: dict[str, int]
+
+
+def _env(ctx: Context) -> EnvSamples:
+    return cast(EnvSamples, ctx.data("SITE-ENV-SAMPLE"))
+
+
+def _days(ctx: Context) -> DisinfectDays:
+    return cast(DisinfectDays, ctx.data("SITE-DISINFECT"))
+
+
+def _months(ctx: Context) -> Inspections:
+    return cast(Inspections, ctx.data("INSPECT-MONTHLY"))
+
+
 class Sites:
     events: tuple[type[Event], ...] = (SiteRegistered, PremisesDisinfected, EnvironmentSampled, SiteInspected)
 
@@ -94,7 +128,7 @@ class Sites:
         }
         if not international:
             return
-        data = ctx.data("SITE-ENV-SAMPLE")
+        data = _env(ctx)
         data.setdefault("since", data.get("last", at))
         _arm_sample(ctx, data["since"])
         month = _month(at)
@@ -102,7 +136,7 @@ class Sites:
 
     def _premises(self, ctx: Context, event: PremisesDisinfected, at: int) -> None:
         day = local_day(at)
-        days = ctx.data("SITE-DISINFECT").setdefault("days", {})
+        days = _days(ctx).setdefault("days", {})
         days[str(day)] = days.get(str(day), 0) + 1
         for old in [d for d in days if int(d) < day - KEEP_DAYS]:
             del days[old]
@@ -111,13 +145,13 @@ class Sites:
 
     def _check_day(self, ctx: Context, subject: str) -> None:
         day = int(subject)
-        data = ctx.data("SITE-DISINFECT")
+        data = _days(ctx)
         judged = data.setdefault("judged", {})
         judged[str(day)] = 1
         for old in [d for d in judged if int(d) < day - KEEP_DAYS]:
             del judged[old]
         required = ctx.limits(SiteRule.DISINFECT, day_start(day), PerDay).per_day
-        done = ctx.data("SITE-DISINFECT").get("days", {}).get(str(day), 0)
+        done = _days(ctx).get("days", {}).get(str(day), 0)
         if done < required:
             ctx.raise_alert(
                 "SITE-DISINFECT",
@@ -129,7 +163,7 @@ class Sites:
             )
 
     def _sampled(self, ctx: Context, event: EnvironmentSampled, at: int) -> None:
-        samples = ctx.data("SITE-ENV-SAMPLE").setdefault("samples", [])
+        samples = _env(ctx).setdefault("samples", [])
         if [at, str(event.event_id)] in samples:
             return  # the same record read again
         samples.insert(bisect_left(samples, [at, str(event.event_id)]), [at, str(event.event_id)])
@@ -154,7 +188,7 @@ class Sites:
         if start not in _sample_starts(ctx):
             return  # past the horizon, or an earlier layout's check
         due = _sample_due(ctx, start)
-        later = [sample for sample in ctx.data("SITE-ENV-SAMPLE").get("samples", []) if sample[0] > start]
+        later = [sample for sample in _env(ctx).get("samples", []) if sample[0] > start]
         following = later[0] if later else None
         details = {"last_sample": to_datetime(start).isoformat()}
         if following is None or following[0] > due:
@@ -164,14 +198,14 @@ class Sites:
             settle(ctx, "SITE-ENV-SAMPLE", "site", subject, Verdict(due, False, settled_by=[following[1]]))
 
     def _inspected(self, ctx: Context, event: SiteInspected, at: int) -> None:
-        months = ctx.data("INSPECT-MONTHLY").setdefault("months", {})
+        months = _months(ctx).setdefault("months", {})
         month = _month(at)
         months[month] = months.get(month, 0) + 1
         if months[month] >= ctx.limits(SiteRule.INSPECT_MONTHLY, at, PerMonth).per_month:
             ctx.resolve_alert("INSPECT-MONTHLY", month, [str(event.event_id)], action_at=at)
 
     def _check_month(self, ctx: Context, month: str) -> None:
-        months = ctx.data("INSPECT-MONTHLY").setdefault("months", {})
+        months = _months(ctx).setdefault("months", {})
         required = ctx.limits(SiteRule.INSPECT_MONTHLY, ctx.now, PerMonth).per_month
         done = months.get(month, 0)
         if done < required:
@@ -199,7 +233,7 @@ class ActiveDays:
     def observe(self, ctx: Context, event: Event) -> None:
         day = local_day(ctx.now)
         # Each day once, also a day posted after it ended (judged at once, on what has come of it).
-        if str(day) not in ctx.data("SITE-DISINFECT").get("judged", {}):
+        if str(day) not in _days(ctx).get("judged", {}):
             ctx.schedule(day_start(day + 1), "SITE-DISINFECT", str(day))
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
@@ -211,7 +245,7 @@ class ActiveDays:
 
 def _sample_starts(ctx: Context) -> list[int]:
     """Where the sampling intervals start: the registration, then each sample (in event time)."""
-    data = ctx.data("SITE-ENV-SAMPLE")
+    data = _env(ctx)
     since = data.get("since")
     samples = [sample[0] for sample in data.get("samples", [])]
     return sorted({*samples, *([since] if since is not None else [])})

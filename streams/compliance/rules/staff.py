@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 from pydantic import Field
 
 from schemas.envelope import Event
 from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested
-from schemas.registry import StaffEnrolled, StaffLeft
+from schemas.registry import StaffEnrolled, StaffLeft, StaffRole
 from schemas.vehicles import VehicleArrived, VehicleDeparted
 from streams.compliance.engine import DAY_MS, Context, RuleFamily, day_label, day_start, local_day, ms, to_datetime
 from streams.compliance.rules.disinfection import ms_of
@@ -63,6 +63,36 @@ class TestWithin(Thresholds):
     test_within: Duration
 
 
+class FailedCheck(TypedDict, total=False):
+    event_id: str
+    temperature: float
+    symptoms: list[str]
+    health_code: str
+
+
+class Person(TypedDict, total=False):
+    """A member of staff as the family keeps them (`ctx.data("staff")[staff_id]`); times in ms,
+    days as local day numbers in strings."""
+
+    role: StaffRole | None  # None until enrolled
+    active: bool
+    since: int | None  # enrolled at
+    last_negative: int | None  # the latest negative test's sampling time
+    negatives: list[int]  # negative tests sampled in the contact window, for drivers' departures
+    positives: dict[str, str]  # sampled at -> event id, until STAFF-POSITIVE runs
+    checked: dict[str, int]  # day -> the first passing check
+    failed: dict[str, int]  # day -> the first failed check
+    failed_checks: dict[str, FailedCheck]  # at -> the failed check, until STAFF-FEVER runs
+    last_pass: int
+    shifts: list[int]  # shift starts in the contact window
+    shift_events: dict[str, str]  # shift start -> event id
+
+
+def _people(ctx: Context) -> dict[str, Person]:
+    people: dict[str, Person] = ctx.data("staff")
+    return people
+
+
 class Staff:
     events: tuple[type[Event], ...] = (
         StaffEnrolled,
@@ -95,13 +125,13 @@ class Staff:
             check(self, ctx, subject)
 
     def policy_changed(self, ctx: Context) -> None:
-        for staff_id, person in ctx.data("staff").items():
+        for staff_id, person in _people(ctx).items():
             self._arm_test_due(ctx, staff_id, person)
 
     # state ---------------------------------------------------------------------------------------
 
-    def _person(self, ctx: Context, staff_id: str) -> dict[str, Any]:
-        people = ctx.data("staff")
+    def _person(self, ctx: Context, staff_id: str) -> Person:
+        people = _people(ctx)
         if staff_id not in people:
             people[staff_id] = {
                 "role": None,
@@ -112,12 +142,11 @@ class Staff:
                 "failed": {},
                 "shifts": [],
             }
-        person: dict[str, Any] = people[staff_id]
-        return person
+        return people[staff_id]
 
     def _enrolled(self, ctx: Context, event: StaffEnrolled, at: int) -> None:
         person = self._person(ctx, event.payload.staff_id)
-        person.update(role=event.payload.role, active=True, since=at)
+        person.update({"role": event.payload.role, "active": True, "since": at})
         self._arm_test_due(ctx, event.payload.staff_id, person)
 
     def _left(self, ctx: Context, staff_id: str) -> None:
@@ -230,24 +259,30 @@ class Staff:
             ctx.resolve_alert("STAFF-TEST-DUE", payload.staff_id, [str(event.event_id)], action_at=sampled)
             self._arm_test_due(ctx, payload.staff_id, person)
 
-    def _arm_test_due(self, ctx: Context, staff_id: str, person: dict[str, Any]) -> None:
-        if not person["active"] or person["role"] is None:
+    def _arm_test_due(self, ctx: Context, staff_id: str, person: Person) -> None:
+        role = person["role"]
+        if not person["active"] or role is None:
             return
         if ctx.is_open("STAFF-TEST-DUE", staff_id):
             return
         base = person["last_negative"] or person["since"]
-        ctx.schedule(base + self._interval(ctx, person, max(base, ctx.now)), "STAFF-TEST-DUE", staff_id)
+        if base is None:  # enrolled: `since` is set
+            return
+        ctx.schedule(base + self._interval(ctx, role, max(base, ctx.now)), "STAFF-TEST-DUE", staff_id)
 
-    def _interval(self, ctx: Context, person: dict[str, Any], at: int) -> int:
-        return ms_of(ctx.limits(StaffRule.TEST_DUE, at, RoleIntervals).intervals[person["role"]])
+    def _interval(self, ctx: Context, role: StaffRole, at: int) -> int:
+        return ms_of(ctx.limits(StaffRule.TEST_DUE, at, RoleIntervals).intervals[role])
 
     def _test_due(self, ctx: Context, staff_id: str, at: int | None = None) -> None:
         person = self._person(ctx, staff_id)
-        if not person["active"] or person["role"] is None:
+        role = person["role"]
+        if not person["active"] or role is None:
             return
         now = ctx.now if at is None else at
         base = person["last_negative"] or person["since"]
-        due = base + self._interval(ctx, person, now)
+        if base is None:  # enrolled: `since` is set
+            return
+        due = base + self._interval(ctx, role, now)
         if due > now:  # a stricter or looser profile moved it: check again then
             ctx.schedule(due, "STAFF-TEST-DUE", staff_id)
             return
@@ -266,7 +301,7 @@ class Staff:
         event_id = person.get("positives", {}).pop(sampled, "")
         window = ms_of(ctx.limits(StaffRule.POSITIVE, int(sampled), ContactWindow).contact_window)
         since = int(sampled) - window
-        people = ctx.data("staff")
+        people = _people(ctx)
         on_duty = sorted(
             other for other, data in people.items() if other != staff_id and any(s >= since for s in data["shifts"])
         )
@@ -300,9 +335,9 @@ class Staff:
     def _driver_test(self, ctx: Context, subject: str) -> None:
         driver, at, vehicle = subject.split("|")
         event_id = ctx.data("departures").pop(subject, "")
-        if driver not in ctx.data("staff"):
+        if driver not in _people(ctx):
             return  # a stop on the loop: the driver's tests are known at the site that employs them
-        person = ctx.data("staff")[driver]
+        person = _people(ctx)[driver]
         last = person.get("last_negative")
         within = ms_of(ctx.limits(StaffRule.DRIVER_TEST, int(at), TestWithin).test_within)
         # A test sampled within the window before the departure, whenever it was recorded (state saved
@@ -330,10 +365,10 @@ CHECKS: dict[str, Callable[[Staff, Context, str], None]] = {
 }
 
 
-def _prune_days(person: dict[str, Any], today: int) -> None:
-    for field in ("checked", "failed"):
-        for day in [d for d in person[field] if int(d) < today - 7]:
-            del person[field][day]
+def _prune_days(person: Person, today: int) -> None:
+    for days in (person["checked"], person["failed"]):
+        for day in [d for d in days if int(d) < today - 7]:
+            del days[day]
 
 
 def _iso(millis: int | None) -> str | None:

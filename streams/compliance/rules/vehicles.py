@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, cast
 
 from schemas.envelope import Event
 from schemas.registry import RoutePlanned
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleStopped
-from streams.compliance.engine import TRACKED_ALERT_MS, Context, RuleFamily, ms
+from streams.compliance.engine import TRACKED_ALERT_MS, Context, RuleFamily, SiteInfo, ms
 from streams.compliance.rules.disinfection import ms_of
 from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
 from streams.compliance.thresholds import Duration, NoThresholds, Thresholds
@@ -64,13 +64,54 @@ class MaxDwell(Thresholds):
     max_dwell: Duration
 
 
+class Plan(TypedDict):
+    """A route as planned for one loop (`ctx.data("routes")[route_id]`, latest last); times in ms."""
+
+    planned: int
+    stops: list[str]  # the sites it calls at
+    end: int  # the loop's window ends
+
+
+class Stop(TypedDict, total=False):
+    """An unplanned stop, kept until VEH-OFF-ROUTE judges it (`ctx.data("pending")["stop|<at>"]`)."""
+
+    event_id: str
+    site_id: str
+    route_id: str
+    latitude: float
+    longitude: float
+
+
+class Moves(TypedDict, total=False):
+    """The vehicle's movements in event time, as rows of `Move`, back to the horizon."""
+
+    rows: list[list[Any]]
+
+
+def _sites(ctx: Context) -> dict[str, SiteInfo]:
+    """The sites the vehicle called at: their placement, for the alerts judged as at them."""
+    return cast("dict[str, SiteInfo]", ctx.data("sites"))
+
+
+def _stops(ctx: Context) -> dict[str, Stop]:
+    return cast("dict[str, Stop]", ctx.data("pending"))
+
+
+def _routes(ctx: Context) -> dict[str, list[Plan]]:
+    return cast("dict[str, list[Plan]]", ctx.data("routes"))
+
+
+def _rows(ctx: Context) -> Moves:
+    return cast(Moves, ctx.data("moves"))
+
+
 class Vehicles:
     events: tuple[type[Event], ...] = (RoutePlanned, VehicleDeparted, VehicleArrived, VehicleStopped)
 
     def observe(self, ctx: Context, event: Event) -> None:
         at = ctx.now
         if ctx.site:  # where the calling site is placed: its alerts are that site's, whatever came after
-            ctx.data("sites")[event.site_id] = ctx.site
+            _sites(ctx)[event.site_id] = ctx.site
         if isinstance(event, RoutePlanned):
             self._planned(ctx, event)
         elif isinstance(event, VehicleDeparted):
@@ -81,7 +122,7 @@ class Vehicles:
             self._moved(ctx, Move(at, ARRIVED, event.site_id, came.route_id, came.seal_id, came.seal_intact, event_id))
         elif isinstance(event, VehicleStopped):
             ctx.schedule(at, "VEH-OFF-ROUTE", f"stop|{at}")
-            ctx.data("pending")[f"stop|{at}"] = {
+            _stops(ctx)[f"stop|{at}"] = {
                 "event_id": str(event.event_id),
                 "site_id": event.site_id,
                 "route_id": event.payload.route_id,
@@ -91,11 +132,11 @@ class Vehicles:
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
         if subject.startswith("stop|"):
-            pending = ctx.data("pending").pop(subject, None)
+            pending = _stops(ctx).pop(subject, None)
             if pending is not None:
                 event_id = pending.pop("event_id")
                 _at_site(ctx, pending.pop("site_id", None))
-                ctx.raise_alert(rule_id, "vehicle", subject, int(subject[5:]), [event_id], pending, track=False)
+                ctx.raise_alert(rule_id, "vehicle", subject, int(subject[5:]), [event_id], dict(pending), track=False)
             return
         if rule_id not in JUDGED_RULES:
             return
@@ -117,9 +158,9 @@ class Vehicles:
     def _planned(self, ctx: Context, event: RoutePlanned) -> None:
         """A route is planned again for each loop (each day): the plan of a movement is the latest
         made by its time (`_route`), whatever order the plans were posted in."""
-        routes = ctx.data("routes")
+        routes = _routes(ctx)
         route_id = event.payload.route_id
-        plan = {"planned": ctx.now, "stops": list(event.payload.stops), "end": ms(event.payload.window_end)}
+        plan: Plan = {"planned": ctx.now, "stops": list(event.payload.stops), "end": ms(event.payload.window_end)}
         plans = [other for other in routes.get(route_id, []) if other["planned"] != ctx.now] + [plan]
         horizon = ctx.watermark - TRACKED_ALERT_MS
         plans.sort(key=lambda other: other["planned"])
@@ -133,7 +174,7 @@ class Vehicles:
                 _arm(ctx, moves, index)
 
     def _moved(self, ctx: Context, move: Move) -> None:
-        rows = ctx.data("moves").setdefault("rows", [])
+        rows = _rows(ctx).setdefault("rows", [])
         moves = [Move(*row) for row in rows]
         if any(other.event == move.event for other in moves[bisect_left(moves, (move.at,)) :] if other.at == move.at):
             return  # the same record again (a forward read again after a crash)
@@ -151,13 +192,13 @@ class Vehicles:
 
 def _at_site(ctx: Context, site_id: str | None) -> None:
     """Judge as at `site_id`: its placement (enterprise, division) goes on the alert, its profile applies."""
-    site = ctx.data("sites").get(site_id or "")
+    site = _sites(ctx).get(site_id or "")
     if site is not None:
         ctx.state["site"] = site
 
 
 def _moves(ctx: Context) -> list[Move]:
-    return [Move(*row) for row in ctx.data("moves").get("rows", [])]
+    return [Move(*row) for row in _rows(ctx).get("rows", [])]
 
 
 def _affected(ctx: Context, moves: list[Move], index: int) -> range:
@@ -211,9 +252,9 @@ def _find(moves: list[Move], rule_id: str, subject: str) -> int | None:
     return None
 
 
-def _route(ctx: Context, route_id: str | None, at: int) -> dict[str, Any] | None:
+def _route(ctx: Context, route_id: str | None, at: int) -> Plan | None:
     """The plan of `route_id` a movement at `at` follows: the latest made by then."""
-    plans = ctx.data("routes").get(route_id or "")
+    plans = _routes(ctx).get(route_id or "")
     if not isinstance(plans, list):
         return None  # not planned (or kept in an earlier layout)
     made = [plan for plan in plans if plan["planned"] <= at]
@@ -235,7 +276,7 @@ def _route_id(moves: list[Move], index: int) -> str | None:
     return departure.route if departure is not None else None
 
 
-def _overdue_at(ctx: Context, departure: Move, route: dict[str, Any]) -> int:
+def _overdue_at(ctx: Context, departure: Move, route: Plan) -> int:
     return max(int(route["end"]) + ms_of(ctx.limits(VehicleRule.OVERDUE, departure.at, Grace).grace), departure.at)
 
 

@@ -11,12 +11,24 @@ late flags do (a deadline that passed before its record came raises, then resolv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from schemas.alerts import SubjectKind
-from streams.compliance.engine import TRACKED_ALERT_MS, Context, rule_subject
+from streams.compliance.engine import TRACKED_ALERT_MS, Context, OpenAlert, rule_subject
 
 JUDGED = "_judged"  # rule data: "<rule>|<subject>" -> what was raised and how it was resolved
+
+
+class Judged(TypedDict):
+    """A violation raised for a subject, and how it was resolved."""
+
+    deadline: int
+    tracked: OpenAlert | None  # as the key tracked it when raised: to resolve it again
+    late: bool  # resolved as late (action_after_deadline)
+
+
+def _judged(ctx: Context) -> dict[str, Judged]:
+    return cast("dict[str, Judged]", ctx.data(JUDGED))
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,7 @@ def settle(ctx: Context, rule_id: str, kind: SubjectKind, subject: str, verdict:
     A violation resolved as late (`action_after_deadline`) that a record posted later shows was no
     violation (a movement, a sample that came in time after all) is resolved again, as
     `record_after_deadline`: the alert keeps its id, and the later resolution replaces the earlier."""
-    judged = ctx.data(JUDGED)
+    judged = _judged(ctx)
     name = rule_subject(rule_id, subject)
     earlier = judged.get(name)
     if earlier is not None and earlier["deadline"] != verdict.deadline:
@@ -48,7 +60,7 @@ def settle(ctx: Context, rule_id: str, kind: SubjectKind, subject: str, verdict:
         del judged[name]
     if verdict.violated and name not in judged:
         ctx.raise_alert(rule_id, kind, subject, verdict.deadline, verdict.evidence, verdict.details)
-        judged[name] = {"deadline": verdict.deadline, "tracked": ctx.state["open"].get(name), "late": False}
+        judged[name] = Judged(deadline=verdict.deadline, tracked=ctx.state["open"].get(name), late=False)
     seen = judged.get(name)
     if seen is None:
         return
@@ -60,7 +72,7 @@ def settle(ctx: Context, rule_id: str, kind: SubjectKind, subject: str, verdict:
             seen["late"] = verdict.settled_at > seen["deadline"]
 
 
-def _resolve_in_time(ctx: Context, rule_id: str, subject: str, seen: dict[str, Any], evidence: list[str]) -> None:
+def _resolve_in_time(ctx: Context, rule_id: str, subject: str, seen: Judged, evidence: list[str]) -> None:
     again = seen["tracked"] if seen["late"] else None  # resolved as late before this record came: again, in time
     ctx.resolve_alert(rule_id, subject, evidence, action_at=seen["deadline"], again=again)
     seen["late"] = False
@@ -68,7 +80,7 @@ def _resolve_in_time(ctx: Context, rule_id: str, subject: str, seen: dict[str, A
 
 def forget_judged(ctx: Context) -> None:
     """Drop what was raised past the horizon (its records could no longer settle it)."""
-    judged = ctx.data(JUDGED)
+    judged = _judged(ctx)
     horizon = ctx.watermark - TRACKED_ALERT_MS
     for name in [name for name, seen in judged.items() if seen["deadline"] < horizon]:
         del judged[name]
