@@ -2,7 +2,7 @@
 threshold model, the logic that runs them (a handler per id) and the key they follow, in its
 `FAMILY`; the catalogue's thresholds (`THRESHOLDS`) and the engines' rulebook
 (`streams.compliance.rulebook`) are built from this list, and the rules' pages in docs/rules/ are
-generated from it. Adding a rule: docs/rules.md, "Adding a rule".
+generated from it. Adding a rule: docs/adding-a-rule.md.
 """
 
 from __future__ import annotations
