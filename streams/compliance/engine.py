@@ -391,7 +391,7 @@ class Context:
         return self.event is not None and self.now < self.engine.watermark
 
     def data(self, name: str) -> State:
-        data: State = self.state["rules"].setdefault(name, {})
+        data: State = self.state["rules"].setdefault(str(name), {})  # a StrEnum id: saved as its text
         return data
 
     @property

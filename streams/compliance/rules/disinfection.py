@@ -106,7 +106,9 @@ class Disinfection:
             else:
                 ctx.schedule(deadline, rule_id, payload.batch_id)
         if payload.origin == "imported" and (dispatched := batch["dispatched"]) is not None:
-            ctx.schedule(dispatched, "REST-IMPORT", payload.batch_id)  # the receipt came after the dispatch
+            ctx.schedule(
+                dispatched, DisinfectionRule.REST_IMPORT, payload.batch_id
+            )  # the receipt came after the dispatch
         self._touched(ctx, payload.batch_id, batch)
 
     def _disinfected(self, ctx: Context, event: ParcelsDisinfected) -> None:
@@ -122,7 +124,7 @@ class Disinfection:
         if _checked(ctx, batch_id, batch):
             self._settle(ctx, batch_id, batch, evidence)
         if batch["dispatched"] is not None and at <= batch["dispatched"]:
-            ctx.resolve_alert("DIS-BEFORE-DISPATCH", batch_id, evidence, action_at=at)
+            ctx.resolve_alert(DisinfectionRule.BEFORE_DISPATCH, batch_id, evidence, action_at=at)
         self._touched(ctx, batch_id, batch)
 
     def _dispatched(self, ctx: Context, event: ParcelsDispatched) -> None:
@@ -134,9 +136,9 @@ class Disinfection:
         batch["evidence"].append(str(event.event_id))
         if event.payload.override_reason is not None:  # dispatched past the workbench's gate, with a reason
             batch["override_reason"] = event.payload.override_reason
-        ctx.schedule(dispatched, "DIS-BEFORE-DISPATCH", batch_id)
+        ctx.schedule(dispatched, DisinfectionRule.BEFORE_DISPATCH, batch_id)
         if batch["origin"] == "imported" and batch["received"] is not None:
-            ctx.schedule(dispatched, "REST-IMPORT", batch_id)
+            ctx.schedule(dispatched, DisinfectionRule.REST_IMPORT, batch_id)
         self._touched(ctx, batch_id, batch)
 
     def _check_dispatch(self, ctx: Context, batch_id: str, batch: Batch) -> None:
@@ -176,10 +178,10 @@ class Disinfection:
             return
         ctx.resolve_alert(rule_id, batch_id, evidence, action_at=first)  # raised before this record came
         if _disinfected_by(batch, deadline) < batch["received_items"]:
-            self._raise_once(ctx, "DIS-COVERAGE", batch_id, batch, deadline)
+            self._raise_once(ctx, DisinfectionRule.COVERAGE, batch_id, batch, deadline)
             covered = _covered_at(batch)
             if covered is not None:
-                ctx.resolve_alert("DIS-COVERAGE", batch_id, evidence, action_at=covered)
+                ctx.resolve_alert(DisinfectionRule.COVERAGE, batch_id, evidence, action_at=covered)
 
     def _raise_once(self, ctx: Context, rule_id: str, batch_id: str, batch: Batch, deadline: int) -> None:
         raised = batch.setdefault("raised", [])
@@ -221,9 +223,9 @@ CHECKS: dict[str, Callable[[Disinfection, Context, str, Batch], None]] = {
 
 def _deadline_rule(event: ParcelsReceived) -> str | None:
     if event.payload.origin == "imported":
-        return "DIS-IMPORT"
+        return DisinfectionRule.IMPORT
     if event.payload.from_outside_city:
-        return "DIS-DOMESTIC"
+        return DisinfectionRule.DOMESTIC
     return None
 
 

@@ -52,7 +52,7 @@ class LedgerLate:
         # began: the same whichever of its records came first.
         deadline = day_start(day + 1) + ms_of(ctx.limits(LedgerRule.LATE, day_start(day), MaxDelay).max_delay)
         ctx.raise_alert(
-            "LEDGER-LATE",
+            LedgerRule.LATE,
             "site",
             day_label(day),
             deadline,

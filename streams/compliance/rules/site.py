@@ -82,15 +82,15 @@ class Inspections(TypedDict, total=False):
 
 
 def _env(ctx: Context) -> EnvSamples:
-    return cast(EnvSamples, ctx.data("SITE-ENV-SAMPLE"))
+    return cast(EnvSamples, ctx.data(SiteRule.ENV_SAMPLE))
 
 
 def _days(ctx: Context) -> DisinfectDays:
-    return cast(DisinfectDays, ctx.data("SITE-DISINFECT"))
+    return cast(DisinfectDays, ctx.data(SiteRule.DISINFECT))
 
 
 def _months(ctx: Context) -> Inspections:
-    return cast(Inspections, ctx.data("INSPECT-MONTHLY"))
+    return cast(Inspections, ctx.data(SiteRule.INSPECT_MONTHLY))
 
 
 class Sites:
@@ -132,7 +132,7 @@ class Sites:
         data.setdefault("since", data.get("last", at))
         _arm_sample(ctx, data["since"])
         month = _month(at)
-        ctx.schedule(_month_end(month), "INSPECT-MONTHLY", month)
+        ctx.schedule(_month_end(month), SiteRule.INSPECT_MONTHLY, month)
 
     def _premises(self, ctx: Context, event: PremisesDisinfected, at: int) -> None:
         day = local_day(at)
@@ -141,7 +141,7 @@ class Sites:
         for old in [d for d in days if int(d) < day - KEEP_DAYS]:
             del days[old]
         if days[str(day)] >= ctx.limits(SiteRule.DISINFECT, at, PerDay).per_day:
-            ctx.resolve_alert("SITE-DISINFECT", str(day), [str(event.event_id)], action_at=at)
+            ctx.resolve_alert(SiteRule.DISINFECT, str(day), [str(event.event_id)], action_at=at)
 
     def _check_day(self, ctx: Context, subject: str) -> None:
         day = int(subject)
@@ -154,7 +154,7 @@ class Sites:
         done = _days(ctx).get("days", {}).get(str(day), 0)
         if done < required:
             ctx.raise_alert(
-                "SITE-DISINFECT",
+                SiteRule.DISINFECT,
                 "site",
                 str(day),
                 day_start(day + 1),
@@ -193,16 +193,16 @@ class Sites:
         details = {"last_sample": to_datetime(start).isoformat()}
         if following is None or following[0] > due:
             settled_at, settled_by = (None, []) if following is None else (following[0], [following[1]])
-            settle(ctx, "SITE-ENV-SAMPLE", "site", subject, Verdict(due, True, [], details, settled_at, settled_by))
+            settle(ctx, SiteRule.ENV_SAMPLE, "site", subject, Verdict(due, True, [], details, settled_at, settled_by))
         else:
-            settle(ctx, "SITE-ENV-SAMPLE", "site", subject, Verdict(due, False, settled_by=[following[1]]))
+            settle(ctx, SiteRule.ENV_SAMPLE, "site", subject, Verdict(due, False, settled_by=[following[1]]))
 
     def _inspected(self, ctx: Context, event: SiteInspected, at: int) -> None:
         months = _months(ctx).setdefault("months", {})
         month = _month(at)
         months[month] = months.get(month, 0) + 1
         if months[month] >= ctx.limits(SiteRule.INSPECT_MONTHLY, at, PerMonth).per_month:
-            ctx.resolve_alert("INSPECT-MONTHLY", month, [str(event.event_id)], action_at=at)
+            ctx.resolve_alert(SiteRule.INSPECT_MONTHLY, month, [str(event.event_id)], action_at=at)
 
     def _check_month(self, ctx: Context, month: str) -> None:
         months = _months(ctx).setdefault("months", {})
@@ -210,11 +210,11 @@ class Sites:
         done = months.get(month, 0)
         if done < required:
             details = {"month": month, "inspections": done, "required": required}
-            ctx.raise_alert("INSPECT-MONTHLY", "site", month, _month_end(month), [], details)
+            ctx.raise_alert(SiteRule.INSPECT_MONTHLY, "site", month, _month_end(month), [], details)
         for old in sorted(months)[:-3]:
             del months[old]
         following = _month(_month_end(month))
-        ctx.schedule(_month_end(following), "INSPECT-MONTHLY", following)
+        ctx.schedule(_month_end(following), SiteRule.INSPECT_MONTHLY, following)
 
 
 # The check each rule runs when its time comes (a rule of this family, one handler).
@@ -234,7 +234,7 @@ class ActiveDays:
         day = local_day(ctx.now)
         # Each day once, also a day posted after it ended (judged at once, on what has come of it).
         if str(day) not in _days(ctx).get("judged", {}):
-            ctx.schedule(day_start(day + 1), "SITE-DISINFECT", str(day))
+            ctx.schedule(day_start(day + 1), SiteRule.DISINFECT, str(day))
 
     def fire(self, ctx: Context, rule_id: str, subject: str) -> None:
         return None
@@ -262,7 +262,7 @@ def _sample_due(ctx: Context, start: int) -> int:
 
 
 def _arm_sample(ctx: Context, start: int) -> None:
-    ctx.schedule(_sample_due(ctx, start), "SITE-ENV-SAMPLE", f"area|{start}")
+    ctx.schedule(_sample_due(ctx, start), SiteRule.ENV_SAMPLE, f"area|{start}")
 
 
 def _month(at: int) -> str:

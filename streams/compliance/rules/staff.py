@@ -152,8 +152,8 @@ class Staff:
     def _left(self, ctx: Context, staff_id: str) -> None:
         person = self._person(ctx, staff_id)
         person["active"] = False
-        ctx.cancel("STAFF-TEST-DUE", staff_id)
-        ctx.resolve_alert("STAFF-TEST-DUE", staff_id, [])
+        ctx.cancel(StaffRule.TEST_DUE, staff_id)
+        ctx.resolve_alert(StaffRule.TEST_DUE, staff_id, [])
 
     # health checks and shifts -------------------------------------------------------------------
 
@@ -171,22 +171,22 @@ class Staff:
                 "symptoms": list(payload.symptoms),
                 "health_code": payload.health_code,
             }
-            ctx.schedule(at, "STAFF-FEVER", f"{payload.staff_id}|{at}")
+            ctx.schedule(at, StaffRule.FEVER, f"{payload.staff_id}|{at}")
             for shift in person["shifts"]:  # shifts of the day already judged, before this record came
                 subject = f"{payload.staff_id}|{shift}"
-                judged = ctx.pending("STAFF-WORKED-SICK", subject) is None
+                judged = ctx.pending(StaffRule.WORKED_SICK, subject) is None
                 if judged and shift >= at and local_day(shift) == local_day(at):
                     self._worked_sick(ctx, subject)
             return
         person["last_pass"] = max(person.get("last_pass") or at, at)
         person["checked"][day] = min(person["checked"].get(day, at), at)
         _prune_days(person, local_day(at))
-        for subject in ctx.open_subjects("STAFF-CHECK"):
+        for subject in ctx.open_subjects(StaffRule.CHECK):
             if subject == f"{payload.staff_id}|{day}":
-                ctx.resolve_alert("STAFF-CHECK", subject, [str(event.event_id)], action_at=at)
-        for subject in ctx.open_subjects("STAFF-FEVER"):
+                ctx.resolve_alert(StaffRule.CHECK, subject, [str(event.event_id)], action_at=at)
+        for subject in ctx.open_subjects(StaffRule.FEVER):
             if subject.startswith(f"{payload.staff_id}|") and int(subject.split("|")[1]) < at:
-                ctx.resolve_alert("STAFF-FEVER", subject, [str(event.event_id)])
+                ctx.resolve_alert(StaffRule.FEVER, subject, [str(event.event_id)])
 
     def _shift(self, ctx: Context, event: StaffShiftStarted, at: int) -> None:
         staff_id = event.payload.staff_id
@@ -198,18 +198,18 @@ class Staff:
         day = local_day(at)
         cutoff = ctx.limits(StaffRule.CHECK, at, Cutoff).cutoff
         cutoff_at = day_start(day) + (cutoff.hour * 3600 + cutoff.minute * 60) * 1000
-        ctx.schedule(max(cutoff_at, at), "STAFF-CHECK", f"{staff_id}|{day}")
-        ctx.schedule(at, "STAFF-WORKED-SICK", f"{staff_id}|{at}")
+        ctx.schedule(max(cutoff_at, at), StaffRule.CHECK, f"{staff_id}|{day}")
+        ctx.schedule(at, StaffRule.WORKED_SICK, f"{staff_id}|{at}")
 
     def _check_by_cutoff(self, ctx: Context, subject: str) -> None:
         staff_id, day = subject.split("|")
         checked = self._person(ctx, staff_id)["checked"].get(day)
         if checked is None or checked > ctx.now:
             ctx.raise_alert(
-                "STAFF-CHECK", "staff", subject, ctx.now, [], {"staff_id": staff_id, "day": day_label(int(day))}
+                StaffRule.CHECK, "staff", subject, ctx.now, [], {"staff_id": staff_id, "day": day_label(int(day))}
             )
             if checked is not None:  # checked after the cut-off, already on record
-                ctx.resolve_alert("STAFF-CHECK", subject, [], action_at=checked)
+                ctx.resolve_alert(StaffRule.CHECK, subject, [], action_at=checked)
 
     def _fever(self, ctx: Context, subject: str) -> None:
         staff_id, at = subject.split("|")
@@ -217,10 +217,10 @@ class Staff:
         if check is None:
             return
         event_id = check.pop("event_id")
-        ctx.raise_alert("STAFF-FEVER", "staff", subject, int(at), [event_id], {"staff_id": staff_id, **check})
+        ctx.raise_alert(StaffRule.FEVER, "staff", subject, int(at), [event_id], {"staff_id": staff_id, **check})
         passed = self._person(ctx, staff_id).get("last_pass")
         if passed is not None and passed > int(at):  # a passing check after it was on record first
-            ctx.resolve_alert("STAFF-FEVER", subject, [event_id])
+            ctx.resolve_alert(StaffRule.FEVER, subject, [event_id])
 
     def _worked_sick(self, ctx: Context, subject: str) -> None:
         staff_id, at = subject.split("|")
@@ -229,7 +229,7 @@ class Staff:
         shift_event = person.get("shift_events", {}).get(at, "")
         if failed is not None and failed <= int(at):
             ctx.raise_alert(
-                "STAFF-WORKED-SICK", "staff", subject, int(at), [shift_event], {"staff_id": staff_id}, track=False
+                StaffRule.WORKED_SICK, "staff", subject, int(at), [shift_event], {"staff_id": staff_id}, track=False
             )
 
     # tests ----------------------------------------------------------------------------------------
@@ -240,35 +240,35 @@ class Staff:
         sampled = ms(payload.sampled_at)
         if payload.result == "positive":
             person.setdefault("positives", {})[str(sampled)] = str(event.event_id)
-            ctx.schedule(at, "STAFF-POSITIVE", f"{payload.staff_id}|{sampled}")
+            ctx.schedule(at, StaffRule.POSITIVE, f"{payload.staff_id}|{sampled}")
             return
         # A test older than the latest on record (posted late) moves no due time and settles nothing.
         newer = person["last_negative"] is None or sampled > person["last_negative"]
-        due = ctx.pending("STAFF-TEST-DUE", payload.staff_id)
+        due = ctx.pending(StaffRule.TEST_DUE, payload.staff_id)
         if newer and due is not None and sampled > due:  # overdue, but the check has not run yet: settle it as late
             self._test_due(ctx, payload.staff_id, at=due)
         person["last_negative"] = max(person["last_negative"] or sampled, sampled)
         # What a driver's departures are judged against, whichever came first: tests of the last weeks.
         person["negatives"] = [s for s in person.get("negatives", []) if s > sampled - CONTACT_KEEP_MS] + [sampled]
-        for subject in ctx.open_subjects("VEH-DRIVER-TEST"):
+        for subject in ctx.open_subjects(StaffRule.DRIVER_TEST):
             driver, departed, _ = subject.split("|")
             within = ms_of(ctx.limits(StaffRule.DRIVER_TEST, int(departed), TestWithin).test_within)
             if driver == payload.staff_id and int(departed) - within <= sampled <= int(departed):
-                ctx.resolve_alert("VEH-DRIVER-TEST", subject, [str(event.event_id)], action_at=sampled)
+                ctx.resolve_alert(StaffRule.DRIVER_TEST, subject, [str(event.event_id)], action_at=sampled)
         if newer:
-            ctx.resolve_alert("STAFF-TEST-DUE", payload.staff_id, [str(event.event_id)], action_at=sampled)
+            ctx.resolve_alert(StaffRule.TEST_DUE, payload.staff_id, [str(event.event_id)], action_at=sampled)
             self._arm_test_due(ctx, payload.staff_id, person)
 
     def _arm_test_due(self, ctx: Context, staff_id: str, person: Person) -> None:
         role = person["role"]
         if not person["active"] or role is None:
             return
-        if ctx.is_open("STAFF-TEST-DUE", staff_id):
+        if ctx.is_open(StaffRule.TEST_DUE, staff_id):
             return
         base = person["last_negative"] or person["since"]
         if base is None:  # enrolled: `since` is set
             return
-        ctx.schedule(base + self._interval(ctx, role, max(base, ctx.now)), "STAFF-TEST-DUE", staff_id)
+        ctx.schedule(base + self._interval(ctx, role, max(base, ctx.now)), StaffRule.TEST_DUE, staff_id)
 
     def _interval(self, ctx: Context, role: StaffRole, at: int) -> int:
         return ms_of(ctx.limits(StaffRule.TEST_DUE, at, RoleIntervals).intervals[role])
@@ -284,10 +284,10 @@ class Staff:
             return
         due = base + self._interval(ctx, role, now)
         if due > now:  # a stricter or looser profile moved it: check again then
-            ctx.schedule(due, "STAFF-TEST-DUE", staff_id)
+            ctx.schedule(due, StaffRule.TEST_DUE, staff_id)
             return
         ctx.raise_alert(
-            "STAFF-TEST-DUE",
+            StaffRule.TEST_DUE,
             "staff",
             staff_id,
             due,
@@ -307,7 +307,7 @@ class Staff:
         )
         vehicles = sorted({v for v, at in ctx.data("vehicles_called").get("calls", []) if at >= since})
         ctx.raise_alert(
-            "STAFF-POSITIVE",
+            StaffRule.POSITIVE,
             "staff",
             subject,
             int(sampled),
@@ -330,7 +330,7 @@ class Staff:
         if isinstance(event, VehicleDeparted):
             subject = f"{event.payload.driver_id}|{at}|{event.payload.vehicle_id}"
             ctx.data("departures")[subject] = str(event.event_id)
-            ctx.schedule(at, "VEH-DRIVER-TEST", subject)
+            ctx.schedule(at, StaffRule.DRIVER_TEST, subject)
 
     def _driver_test(self, ctx: Context, subject: str) -> None:
         driver, at, vehicle = subject.split("|")
@@ -345,7 +345,7 @@ class Staff:
         sampled = person.get("negatives", [last] if last is not None else [])
         if not any(int(at) - within <= moment <= int(at) for moment in sampled):
             ctx.raise_alert(
-                "VEH-DRIVER-TEST",
+                StaffRule.DRIVER_TEST,
                 "vehicle",
                 subject,
                 int(at),

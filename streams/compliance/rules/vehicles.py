@@ -20,6 +20,7 @@ Movements are kept up to the horizon (`TRACKED_ALERT_MS`) on the partition's clo
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, NamedTuple, TypedDict, cast
 
@@ -32,7 +33,6 @@ from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
 from streams.compliance.thresholds import Duration, NoThresholds, Thresholds
 
 DEPARTED, ARRIVED = "D", "A"
-JUDGED_RULES = ("VEH-OVERDUE", "VEH-OFF-ROUTE", "VEH-SEAL", "VEH-DWELL")
 
 
 class Move(NamedTuple):
@@ -54,6 +54,9 @@ class VehicleRule(StrEnum):
     OVERDUE = "VEH-OVERDUE"
     SEAL = "VEH-SEAL"
     DWELL = "VEH-DWELL"
+
+
+JUDGED_RULES = (VehicleRule.OVERDUE, VehicleRule.OFF_ROUTE, VehicleRule.SEAL, VehicleRule.DWELL)
 
 
 class Grace(Thresholds):
@@ -121,7 +124,7 @@ class Vehicles:
             came, event_id = event.payload, str(event.event_id)
             self._moved(ctx, Move(at, ARRIVED, event.site_id, came.route_id, came.seal_id, came.seal_intact, event_id))
         elif isinstance(event, VehicleStopped):
-            ctx.schedule(at, "VEH-OFF-ROUTE", f"stop|{at}")
+            ctx.schedule(at, VehicleRule.OFF_ROUTE, f"stop|{at}")
             _stops(ctx)[f"stop|{at}"] = {
                 "event_id": str(event.event_id),
                 "site_id": event.site_id,
@@ -225,13 +228,13 @@ def _arm(ctx: Context, moves: list[Move], index: int) -> None:
     if move.kind == DEPARTED:
         route = _route(ctx, move.route, move.at)
         if route is not None:
-            ctx.schedule(_overdue_at(ctx, move, route), "VEH-OVERDUE", f"{move.route}|{move.at}")
+            ctx.schedule(_overdue_at(ctx, move, route), VehicleRule.OVERDUE, f"{move.route}|{move.at}")
         return
-    ctx.schedule(move.at, "VEH-OFF-ROUTE", f"arrival|{move.site}|{move.at}")
-    ctx.schedule(move.at, "VEH-SEAL", f"seal|{move.site}|{move.at}")
+    ctx.schedule(move.at, VehicleRule.OFF_ROUTE, f"arrival|{move.site}|{move.at}")
+    ctx.schedule(move.at, VehicleRule.SEAL, f"seal|{move.site}|{move.at}")
     ctx.schedule(
         move.at + ms_of(ctx.limits(VehicleRule.DWELL, move.at, MaxDwell).max_dwell),
-        "VEH-DWELL",
+        VehicleRule.DWELL,
         f"{move.site}|{move.at}",
     )
 
@@ -241,7 +244,7 @@ def _find(moves: list[Move], rule_id: str, subject: str) -> int | None:
     "seal|<site>|<at>" or "<site>|<at>" (arrivals)."""
     head, _, at_text = subject.rpartition("|")
     at = int(at_text)
-    kind = DEPARTED if rule_id == "VEH-OVERDUE" else ARRIVED
+    kind = DEPARTED if rule_id == VehicleRule.OVERDUE else ARRIVED
     for index in range(bisect_left(moves, (at,)), len(moves)):
         move = moves[index]
         if move.at != at:
@@ -337,7 +340,12 @@ def _dwell(ctx: Context, moves: list[Move], index: int) -> Verdict | None:
     return Verdict(due, True, evidence, details)  # gone with no departure on record
 
 
-JUDGES = {"VEH-OVERDUE": _overdue, "VEH-OFF-ROUTE": _off_route, "VEH-SEAL": _seal, "VEH-DWELL": _dwell}
+JUDGES: dict[str, Callable[[Context, list[Move], int], Verdict | None]] = {
+    VehicleRule.OVERDUE: _overdue,
+    VehicleRule.OFF_ROUTE: _off_route,
+    VehicleRule.SEAL: _seal,
+    VehicleRule.DWELL: _dwell,
+}
 
 
 THRESHOLDS: dict[str, type[Thresholds]] = {
