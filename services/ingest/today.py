@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.compliance.catalogue import Catalogue
+from streams.compliance.engine import ms, ms_of
 from streams.compliance.rules.disinfection import Deadline, Rest
 from streams.compliance.rules.site import PerDay
 from streams.compliance.rules.staff import RoleIntervals
@@ -29,13 +30,9 @@ SHANGHAI_DAY = "Asia/Shanghai"
 TEST_DUE_WITHIN = timedelta(days=1)
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: datetime) -> dict[str, Any]:
     site_id = literal(site["site_id"])
-    now_sql = f"fromUnixTimestamp64Milli({_ms(now)}, '{SHANGHAI_DAY}')"
+    now_sql = f"fromUnixTimestamp64Milli({ms(now)}, '{SHANGHAI_DAY}')"
     day = f"toStartOfDay({now_sql})"
     profile = profile_of(reader.query(level_now(site["division_code"], now_sql)))
     deadlines = {
@@ -55,16 +52,16 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
         "GROUP BY batch_id HAVING countIf(event_type = 'parcels.received') > 0 "
         "AND countIf(event_type = 'parcels.dispatched') = 0 ORDER BY received_ms LIMIT 500"
     )
-    now_ms = _ms(now)
+    now_ms = ms(now)
     for batch in batches:
         imported = batch["origin"] == "imported"
         deadline = deadlines["DIS-IMPORT" if imported else "DIS-DOMESTIC"]
         timed = imported or bool(batch["outside"])
-        due = batch["received_ms"] + int(deadline.total_seconds() * 1000) if timed else None
+        due = batch["received_ms"] + ms_of(deadline) if timed else None
         batch["deadline_ms"] = due
         batch["minutes_left"] = None if due is None else (due - now_ms) // 60_000
         batch["disinfected"] = batch.pop("disinfections") > 0
-        batch["rest_ends_ms"] = batch["received_ms"] + int(rest.total_seconds() * 1000) if imported else None
+        batch["rest_ends_ms"] = batch["received_ms"] + ms_of(rest) if imported else None
     staff = reader.query(
         f"SELECT staff_id, role FROM staff FINAL WHERE site_id = {site_id} AND active ORDER BY role, staff_id"
     )
@@ -83,8 +80,8 @@ def due_today(reader: Reader, catalogue: Catalogue, site: dict[str, Any], now: d
         interval = intervals.get(person["role"])
         negative = seen.get("negative_ms") or 0
         if interval is not None:
-            due_ms = negative + int(interval.total_seconds() * 1000) if negative > 0 else now_ms
-            if due_ms <= now_ms + int(TEST_DUE_WITHIN.total_seconds() * 1000):
+            due_ms = negative + ms_of(interval) if negative > 0 else now_ms
+            if due_ms <= now_ms + ms_of(TEST_DUE_WITHIN):
                 tests.append({**person, "due_ms": due_ms, "last_negative_ms": negative or None})
     vehicles = reader.query(
         "SELECT route_id, vehicle_id, toUnixTimestamp64Milli(window_start) AS window_start_ms, "

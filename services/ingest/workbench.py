@@ -41,6 +41,7 @@ from services.ingest.ledgers import LEDGERS, Ledger
 from services.ingest.today import due_today, known_batches, site_rows
 from services.problems import Problem
 from services.registry import OperatorSession
+from services.sessions import set_session_cookie
 from streams.compliance.catalogue import Catalogue
 
 log = structlog.get_logger("tongfang.workbench")
@@ -100,15 +101,7 @@ class Workbench:
         session_token, session = opened
         log.info("operator_signed_in", operator=session.operator.operator_id)
         response = json_response(await self._me(session), 200)
-        response.set_cookie(
-            COOKIE,
-            session_token,
-            httponly=True,
-            samesite="Strict",
-            secure=request.secure,
-            max_age=int(self.session_s),
-            path="/app",
-        )
+        set_session_cookie(response, request, COOKIE, session_token, self.session_s, path="/app")
         return response
 
     async def me(self, request: web.Request) -> web.Response:

@@ -45,6 +45,7 @@ from services.ratelimit import RateLimiter
 from services.registry import Registry, Session
 from services.regulator.boards import Board, Boards
 from services.regulator.divisions import Divisions
+from services.sessions import set_session_cookie
 from streams.warehouse import Reader, WarehouseError, literal
 
 log = structlog.get_logger("tongfang.console")
@@ -140,15 +141,7 @@ class Console:
         session_token, session = opened
         log.info("console_signed_in", regulator=session.regulator.regulator_id)
         response = _see_other(target)
-        response.set_cookie(
-            COOKIE,
-            session_token,
-            httponly=True,
-            samesite="Strict",
-            secure=request.secure,
-            max_age=int(self.session_s),
-            path="/",
-        )
+        set_session_cookie(response, request, COOKIE, session_token, self.session_s, path="/")
         response.del_cookie(LOGIN_COOKIE, path="/login")
         return response
 

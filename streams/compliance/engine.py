@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypedDict, TypeVar, cast
 
 import msgspec
@@ -44,6 +45,11 @@ State = dict[str, Any]
 
 def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+@cache  # the catalogue's few durations, asked for about once an event
+def ms_of(duration: timedelta) -> int:
+    return int(duration / timedelta(milliseconds=1))
 
 
 def to_datetime(millis: int) -> datetime:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from schemas.alerts import AlertRaised
-from streams.compliance.rules.disinfection import ms_of
+from streams.compliance.engine import ms_of
 from tests import factories
 from tests.unit.rules_harness import Harness, at, policy, site
 
@@ -308,10 +308,6 @@ def test_a_settled_batch_is_released_after_retention_and_still_judges_a_dispatch
     early.tick(at(days=9, hours=1))
     assert [a.subject_id for a in early.raised("DIS-BEFORE-DISPATCH")] == ["B1"]
     assert [a.subject_id for a in early.raised("REST-IMPORT")] == ["B1"]  # and before its rest period
-
-
-def millis(when) -> int:
-    return int(when.timestamp() * 1000)
 
 
 def batches(h: Harness) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from streams.compliance.engine import ms
 from tests import factories
 from tests.factories import DRIVER
 from tests.unit.rules_harness import Harness, at, catalogue_with, ev, policy, site
@@ -409,10 +410,6 @@ def test_a_revised_plan_posted_late_moves_the_deadline_and_settles_the_alert_rai
 MS = timedelta(milliseconds=1)
 
 
-def millis(when) -> int:
-    return int(when.timestamp() * 1000)
-
-
 def test_an_overdue_alert_names_the_route_site_and_seal_and_the_late_arrival_settles_it():
     h = Harness()
     plan_loop(h, ["A", "B"])
@@ -486,7 +483,7 @@ def test_an_unplanned_stop_names_where_it_was_and_its_record():
     [alert] = h.raised("VEH-OFF-ROUTE")
     assert (alert.subject_kind, alert.subject_id, alert.deadline) == (
         "vehicle",
-        f"stop|{millis(at(hours=1))}",
+        f"stop|{ms(at(hours=1))}",
         at(hours=1),
     )
     assert (alert.site_id, alert.division_code, alert.evidence) == ("B", "330109", [stop["event_id"]])
@@ -552,11 +549,9 @@ def test_movements_past_the_horizon_are_released_but_the_latest_is_kept():
     rows = lambda: [row[0] for row in h.vehicles.states["V-1"]["rules"]["moves"]["rows"]]  # noqa: E731
     assert len(rows()) == 12
     h.feed(arrive("A", at(days=64, hours=12)))  # horizon: day 2.5
-    assert rows() == [millis(at(days=day, hours=hour)) for day in (3,) for hour in (0, 1, 2)] + [
-        millis(at(days=64, hours=12))
-    ]
+    assert rows() == [ms(at(days=day, hours=hour)) for day in (3,) for hour in (0, 1, 2)] + [ms(at(days=64, hours=12))]
     h.feed(arrive("A", at(days=200)))  # all before the horizon but this one
-    assert rows() == [millis(at(days=200))]
+    assert rows() == [ms(at(days=200))]
 
 
 def test_a_premises_alert_is_settled_by_the_record_that_makes_up_the_count():
@@ -572,7 +567,7 @@ def test_a_premises_alert_is_settled_by_the_record_that_makes_up_the_count():
 def local_day_of(when) -> int:
     from streams.compliance.engine import local_day
 
-    return local_day(millis(when))
+    return local_day(ms(when))
 
 
 def test_a_city_requiring_two_inspections_a_month_counts_them():
@@ -613,13 +608,13 @@ def test_samples_are_kept_to_the_horizon_and_the_latest_always():
     samples = lambda: [s[0] for s in h.sites.states["site-a1"]["rules"]["SITE-ENV-SAMPLE"]["samples"]]  # noqa: E731
     lateness = timedelta(minutes=5)  # the catalogue's allowed lateness
     h.feed(sampled(at(days=62) + lateness))  # the horizon (62 days before the clock) is the first sample
-    assert samples() == [millis(at()), millis(at(days=62) + lateness)]
+    assert samples() == [ms(at()), ms(at(days=62) + lateness)]
     h.feed(sampled(at(days=62) + lateness + MS))  # and now just past it: it goes
-    assert samples() == [millis(at(days=62) + lateness), millis(at(days=62) + lateness + MS)]
+    assert samples() == [ms(at(days=62) + lateness), ms(at(days=62) + lateness + MS)]
     h.feed(sampled(at(days=300)))
-    assert samples() == [millis(at(days=300))]
+    assert samples() == [ms(at(days=300))]
     h.feed(sampled(at(days=10)))  # far past the horizon, posted now: the latest stays
-    assert samples() == [millis(at(days=300))]
+    assert samples() == [ms(at(days=300))]
 
 
 def test_a_sample_read_again_is_kept_once():

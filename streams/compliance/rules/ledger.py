@@ -15,8 +15,17 @@ from enum import StrEnum
 
 from schemas.envelope import Event
 from streams.compliance.activity import SITE_ACTIVITY
-from streams.compliance.engine import DAY_MS, TRACKED_ALERT_MS, Context, RuleFamily, day_label, day_start, local_day, ms
-from streams.compliance.rules.disinfection import ms_of
+from streams.compliance.engine import (
+    DAY_MS,
+    TRACKED_ALERT_MS,
+    Context,
+    RuleFamily,
+    day_label,
+    day_start,
+    local_day,
+    ms,
+    ms_of,
+)
 from streams.compliance.thresholds import Duration, Thresholds
 
 

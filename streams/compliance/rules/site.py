@@ -31,9 +31,9 @@ from streams.compliance.engine import (
     day_label,
     day_start,
     local_day,
+    ms_of,
     to_datetime,
 )
-from streams.compliance.rules.disinfection import ms_of
 from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
 from streams.compliance.thresholds import Duration, Thresholds
 

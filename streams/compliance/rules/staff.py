@@ -22,8 +22,17 @@ from schemas.envelope import Event
 from schemas.health import StaffHealthChecked, StaffShiftStarted, StaffTested
 from schemas.registry import StaffEnrolled, StaffLeft, StaffRole
 from schemas.vehicles import VehicleArrived, VehicleDeparted
-from streams.compliance.engine import DAY_MS, Context, RuleFamily, day_label, day_start, local_day, ms, to_datetime
-from streams.compliance.rules.disinfection import ms_of
+from streams.compliance.engine import (
+    DAY_MS,
+    Context,
+    RuleFamily,
+    day_label,
+    day_start,
+    local_day,
+    ms,
+    ms_of,
+    to_datetime,
+)
 from streams.compliance.thresholds import ClockTime, Duration, NoThresholds, Thresholds
 
 CONTACT_KEEP_MS = 14 * DAY_MS

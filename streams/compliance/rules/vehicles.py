@@ -27,8 +27,7 @@ from typing import Any, NamedTuple, TypedDict, cast
 from schemas.envelope import Event
 from schemas.registry import RoutePlanned
 from schemas.vehicles import VehicleArrived, VehicleDeparted, VehicleStopped
-from streams.compliance.engine import TRACKED_ALERT_MS, Context, RuleFamily, SiteInfo, ms
-from streams.compliance.rules.disinfection import ms_of
+from streams.compliance.engine import TRACKED_ALERT_MS, Context, RuleFamily, SiteInfo, ms, ms_of
 from streams.compliance.rules.verdicts import Verdict, forget_judged, settle
 from streams.compliance.thresholds import Duration, NoThresholds, Thresholds
 
